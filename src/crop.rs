@@ -1,0 +1,186 @@
+//! Face crops framed like the classifier's training crops.
+//!
+//! The rule comes from the model's metadata (`crop_scale`, `crop_dx`, `crop_dy`):
+//! a square of side `scale × box width`, centred `(dx, dy) × box width` from the box
+//! centre, rotated upright by the eye line. `training/measure_framing.py` measured it
+//! by running the same detector over the training crops.
+
+use crate::detect::Detection;
+use crate::frame::Luma;
+
+/// How to cut a classifier input out of a frame around a detection.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CropSpec {
+    /// Output side in pixels (48 for EmotionNet Nano).
+    pub size: usize,
+    /// Crop side over detector box width.
+    pub scale: f32,
+    /// Horizontal offset of the crop centre, in box widths.
+    pub dx: f32,
+    /// Vertical offset of the crop centre, in box widths (negative = up).
+    pub dy: f32,
+    /// Rotate so the eyes are level.
+    pub rotate: bool,
+}
+
+impl Default for CropSpec {
+    fn default() -> Self {
+        CropSpec {
+            size: 48,
+            scale: 1.18,
+            dx: 0.0,
+            dy: -0.05,
+            rotate: true,
+        }
+    }
+}
+
+/// Where a crop lies in the frame: centre, side and roll (radians).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CropGeometry {
+    /// Centre x in frame pixels.
+    pub cx: f32,
+    /// Centre y in frame pixels.
+    pub cy: f32,
+    /// Side in frame pixels.
+    pub side: f32,
+    /// Roll angle of the eye line (radians, positive = clockwise in image coordinates).
+    pub angle: f32,
+}
+
+impl CropSpec {
+    /// The crop square for one detection.
+    pub fn geometry(&self, det: &Detection) -> CropGeometry {
+        let (bx, by) = det.rect.center();
+        let w = det.rect.w;
+        let angle = if self.rotate {
+            let [rx, ry] = det.keypoints[0];
+            let [lx, ly] = det.keypoints[1];
+            // Image-left eye to image-right eye; a mirrored camera swaps them.
+            let (ex, ey) = if lx >= rx {
+                (lx - rx, ly - ry)
+            } else {
+                (rx - lx, ry - ly)
+            };
+            if ex.abs() + ey.abs() > 1e-3 {
+                ey.atan2(ex).clamp(-0.8, 0.8)
+            } else {
+                0.0
+            }
+        } else {
+            0.0
+        };
+        let (s, c) = angle.sin_cos();
+        let (ox, oy) = (self.dx * w, self.dy * w);
+        CropGeometry {
+            cx: bx + c * ox - s * oy,
+            cy: by + s * ox + c * oy,
+            side: self.scale * w,
+            angle,
+        }
+    }
+
+    /// Cuts the crop as gray values 0..255, row-major `size × size`, averaging
+    /// several samples per output pixel when shrinking (an area filter, as the
+    /// training crops were downscaled).
+    pub fn crop(&self, luma: &Luma, det: &Detection) -> Vec<f32> {
+        self.crop_geometry(luma, &self.geometry(det))
+    }
+
+    /// Cuts the crop for an explicit geometry.
+    pub fn crop_geometry(&self, luma: &Luma, g: &CropGeometry) -> Vec<f32> {
+        let n = self.size;
+        let step = g.side / n as f32;
+        let taps = (step.ceil() as usize).clamp(1, 4);
+        let (s, c) = g.angle.sin_cos();
+        let mut out = Vec::with_capacity(n * n);
+        let inv = 1.0 / (taps * taps) as f32;
+        for v in 0..n {
+            for u in 0..n {
+                let mut acc = 0.0;
+                for ty in 0..taps {
+                    let ly = (v as f32 + (ty as f32 + 0.5) / taps as f32) * step - g.side / 2.0;
+                    for tx in 0..taps {
+                        let lx = (u as f32 + (tx as f32 + 0.5) / taps as f32) * step - g.side / 2.0;
+                        acc += luma.sample(g.cx + c * lx - s * ly, g.cy + s * lx + c * ly);
+                    }
+                }
+                out.push(acc * inv);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Rect;
+
+    fn det(x: f32, y: f32, w: f32, eyes: [[f32; 2]; 2]) -> Detection {
+        let mut keypoints = [[0.0; 2]; 6];
+        keypoints[0] = eyes[0];
+        keypoints[1] = eyes[1];
+        Detection {
+            rect: Rect { x, y, w, h: w },
+            score: 1.0,
+            keypoints,
+        }
+    }
+
+    #[test]
+    fn upright_face_gives_axis_aligned_crop_above_centre() {
+        let spec = CropSpec::default();
+        let d = det(100.0, 100.0, 100.0, [[130.0, 140.0], [170.0, 140.0]]);
+        let g = spec.geometry(&d);
+        assert!(g.angle.abs() < 1e-6);
+        assert!((g.cx - 150.0).abs() < 1e-4);
+        assert!((g.cy - 145.0).abs() < 1e-4); // 0.05 box widths up
+        assert!((g.side - 118.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn tilted_eyes_give_the_roll_angle_whatever_the_keypoint_order() {
+        let spec = CropSpec::default();
+        let a = spec.geometry(&det(0.0, 0.0, 100.0, [[30.0, 40.0], [70.0, 80.0]]));
+        let b = spec.geometry(&det(0.0, 0.0, 100.0, [[70.0, 80.0], [30.0, 40.0]]));
+        assert!((a.angle - std::f32::consts::FRAC_PI_4).abs() < 1e-5);
+        assert!((a.angle - b.angle).abs() < 1e-6);
+    }
+
+    #[test]
+    fn crop_samples_the_right_place_and_rotation() {
+        // A frame that is dark left of x=50 and bright right of it.
+        let (w, h) = (100, 100);
+        let data = (0..w * h)
+            .map(|i| if i % w < 50 { 0 } else { 200 })
+            .collect();
+        let luma = Luma {
+            width: w,
+            height: h,
+            data,
+        };
+        let spec = CropSpec {
+            size: 8,
+            scale: 1.0,
+            dx: 0.0,
+            dy: 0.0,
+            rotate: false,
+        };
+        let g = CropGeometry {
+            cx: 50.0,
+            cy: 50.0,
+            side: 40.0,
+            angle: 0.0,
+        };
+        let c = spec.crop_geometry(&luma, &g);
+        assert!(c[0] < 1.0 && c[7] > 199.0, "left dark, right bright: {c:?}");
+        // Rotated by 90 degrees, the crop's rows run down the frame: top bright, bottom dark.
+        let g = CropGeometry {
+            angle: std::f32::consts::FRAC_PI_2,
+            ..g
+        };
+        let c = spec.crop_geometry(&luma, &g);
+        assert!(c[0] > 199.0 && c[63] < 1.0, "{c:?}");
+    }
+}

@@ -1,0 +1,400 @@
+//! Face detection with MediaPipe BlazeFace (full range) running in tract.
+//!
+//! Full range (192x192, one anchor per 4-pixel cell) rather than short range
+//! (128x128, anchors from 8 px): at conversation distance a face is 60–300 px tall
+//! in a 640x480 frame, 18–90 px after letterboxing to 192, which the short-range
+//! model's coarser anchors and selfie-distance training miss at the small end.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tract_onnx::prelude::*;
+
+use crate::Frame;
+use crate::onnx::{ModelError, OnnxFile};
+
+/// Input side of the network in pixels.
+pub const INPUT: usize = 192;
+const GRID: usize = 48;
+
+/// An axis-aligned box in frame pixels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Rect {
+    /// Left edge.
+    pub x: f32,
+    /// Top edge.
+    pub y: f32,
+    /// Width.
+    pub w: f32,
+    /// Height.
+    pub h: f32,
+}
+
+impl Rect {
+    /// Centre point.
+    pub fn center(&self) -> (f32, f32) {
+        (self.x + self.w / 2.0, self.y + self.h / 2.0)
+    }
+
+    /// Intersection over union; 0 for disjoint or empty boxes.
+    pub fn iou(&self, o: &Rect) -> f32 {
+        let ix = (self.x + self.w).min(o.x + o.w) - self.x.max(o.x);
+        let iy = (self.y + self.h).min(o.y + o.h) - self.y.max(o.y);
+        if ix <= 0.0 || iy <= 0.0 {
+            return 0.0;
+        }
+        let inter = ix * iy;
+        let union = self.w * self.h + o.w * o.h - inter;
+        if union <= 0.0 { 0.0 } else { inter / union }
+    }
+}
+
+/// Keypoint order of BlazeFace: the subject's right eye (image left in an unmirrored
+/// photo), left eye, nose tip, mouth, right ear tragion, left ear tragion.
+pub const KEYPOINT_NAMES: [&str; 6] = [
+    "right_eye",
+    "left_eye",
+    "nose",
+    "mouth",
+    "right_ear",
+    "left_ear",
+];
+
+/// One face found in a frame.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Detection {
+    /// Face box in frame pixels.
+    pub rect: Rect,
+    /// Detector confidence in [0, 1].
+    pub score: f32,
+    /// Six keypoints in frame pixels, in [`KEYPOINT_NAMES`] order.
+    pub keypoints: [[f32; 2]; 6],
+}
+
+/// Detection settings.
+#[derive(Clone, Debug)]
+pub struct DetectorOptions {
+    /// Minimum face score.
+    pub min_score: f32,
+    /// IoU above which overlapping candidates merge.
+    pub nms_iou: f32,
+    /// Faces narrower than this (pixels) are ignored.
+    pub min_face_px: f32,
+}
+
+impl Default for DetectorOptions {
+    fn default() -> Self {
+        DetectorOptions {
+            min_score: 0.5,
+            nms_iou: 0.3,
+            min_face_px: 16.0,
+        }
+    }
+}
+
+/// BlazeFace full-range detector.
+pub struct Detector {
+    plan: Arc<TypedSimplePlan>,
+    path: std::path::PathBuf,
+    opts: DetectorOptions,
+    input: Vec<f32>,
+}
+
+/// A raw candidate in normalised letterbox coordinates: box corners then keypoints.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate {
+    /// Confidence.
+    pub score: f32,
+    /// x0, y0, x1, y1, then 6 (x, y) keypoints.
+    pub coords: [f32; 16],
+}
+
+impl Candidate {
+    fn rect(&self) -> Rect {
+        let c = &self.coords;
+        Rect {
+            x: c[0],
+            y: c[1],
+            w: c[2] - c[0],
+            h: c[3] - c[1],
+        }
+    }
+}
+
+impl Detector {
+    /// Loads the ONNX detector.
+    pub fn load(path: &Path, opts: DetectorOptions) -> Result<Self, ModelError> {
+        let file = OnnxFile::load(
+            path,
+            "it ships in the repository under models/; regenerate it with \
+             `python training/convert_blazeface.py` (see models/README.md)",
+        )?;
+        let plan = file.plan(&[1, 3, INPUT, INPUT])?;
+        Ok(Detector {
+            plan,
+            path: path.to_owned(),
+            opts,
+            input: vec![0.0; 3 * INPUT * INPUT],
+        })
+    }
+
+    /// Settings in use; `classify` lowers the score for a second look at photos.
+    pub fn options_mut(&mut self) -> &mut DetectorOptions {
+        &mut self.opts
+    }
+
+    /// Finds faces in a frame, strongest first.
+    pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, ModelError> {
+        let (w, h) = (frame.width() as f32, frame.height() as f32);
+        let letter = Letterbox::new(w, h);
+        self.fill_input(frame, &letter);
+        let run = |e: anyhow::Error| ModelError::Run {
+            path: self.path.clone(),
+            reason: format!("{e:#}"),
+        };
+        let input = Tensor::from_shape(&[1, 3, INPUT, INPUT], &self.input).map_err(run)?;
+        let out = self
+            .plan
+            .run(tvec!(input.into()))
+            .map_err(|e| ModelError::Run {
+                path: self.path.clone(),
+                reason: format!("{e:#}"),
+            })?;
+        let contract = |what: &str| ModelError::Contract {
+            path: self.path.clone(),
+            what: what.into(),
+        };
+        let reg = out[0]
+            .to_plain_array_view::<f32>()
+            .map_err(|_| contract("regressors are not f32"))?;
+        let cls = out[1]
+            .to_plain_array_view::<f32>()
+            .map_err(|_| contract("scores are not f32"))?;
+        let (reg, cls): (Vec<f32>, Vec<f32>) =
+            (reg.iter().copied().collect(), cls.iter().copied().collect());
+        if reg.len() != GRID * GRID * 16 || cls.len() != GRID * GRID {
+            return Err(contract("expected outputs [1,2304,16] and [1,2304,1]"));
+        }
+        let cands = decode(&reg, &cls, self.opts.min_score);
+        let merged = weighted_nms(cands, self.opts.nms_iou);
+        Ok(merged
+            .into_iter()
+            .map(|c| letter.to_frame(&c))
+            .filter(|d| d.rect.w >= self.opts.min_face_px)
+            .collect())
+    }
+
+    /// Letterboxes the frame into the input tensor (RGB, pixel/127.5 - 1), with an
+    /// area filter when shrinking so small faces keep their edges.
+    fn fill_input(&mut self, frame: &Frame, lb: &Letterbox) {
+        let img = frame.image.as_raw();
+        let (fw, fh) = (frame.width() as usize, frame.height() as usize);
+        let data = &mut self.input;
+        data.fill(-1.0); // black bars, as MediaPipe pads
+        let step = 1.0 / lb.scale; // frame pixels per input pixel
+        let taps = (step.ceil() as usize).clamp(1, 4);
+        let plane = INPUT * INPUT;
+        for oy in 0..INPUT {
+            let fy0 = (oy as f32 - lb.pad_y) * step;
+            if fy0 < 0.0 || fy0 >= fh as f32 {
+                continue;
+            }
+            for ox in 0..INPUT {
+                let fx0 = (ox as f32 - lb.pad_x) * step;
+                if fx0 < 0.0 || fx0 >= fw as f32 {
+                    continue;
+                }
+                let mut acc = [0.0f32; 3];
+                for ty in 0..taps {
+                    let y = ((fy0 + (ty as f32 + 0.5) * step / taps as f32) as usize).min(fh - 1);
+                    for tx in 0..taps {
+                        let x =
+                            ((fx0 + (tx as f32 + 0.5) * step / taps as f32) as usize).min(fw - 1);
+                        let p = &img[(y * fw + x) * 3..][..3];
+                        acc[0] += p[0] as f32;
+                        acc[1] += p[1] as f32;
+                        acc[2] += p[2] as f32;
+                    }
+                }
+                let k = 1.0 / (127.5 * (taps * taps) as f32);
+                let i = oy * INPUT + ox;
+                data[i] = acc[0] * k - 1.0;
+                data[plane + i] = acc[1] * k - 1.0;
+                data[2 * plane + i] = acc[2] * k - 1.0;
+            }
+        }
+    }
+}
+
+/// Square letterbox mapping between frame pixels and the 192x192 input.
+#[derive(Clone, Copy, Debug)]
+struct Letterbox {
+    scale: f32,
+    pad_x: f32,
+    pad_y: f32,
+}
+
+impl Letterbox {
+    fn new(w: f32, h: f32) -> Self {
+        let scale = INPUT as f32 / w.max(h);
+        Letterbox {
+            scale,
+            pad_x: (INPUT as f32 - w * scale) / 2.0,
+            pad_y: (INPUT as f32 - h * scale) / 2.0,
+        }
+    }
+
+    fn to_frame(self, c: &Candidate) -> Detection {
+        let s = INPUT as f32;
+        let px = |v: f32| (v * s - self.pad_x) / self.scale;
+        let py = |v: f32| (v * s - self.pad_y) / self.scale;
+        let r = c.rect();
+        let mut keypoints = [[0.0; 2]; 6];
+        for (k, kp) in keypoints.iter_mut().enumerate() {
+            *kp = [px(c.coords[4 + 2 * k]), py(c.coords[5 + 2 * k])];
+        }
+        Detection {
+            rect: Rect {
+                x: px(r.x),
+                y: py(r.y),
+                w: r.w * s / self.scale,
+                h: r.h * s / self.scale,
+            },
+            score: c.score,
+            keypoints,
+        }
+    }
+}
+
+/// Decodes raw outputs against the 48x48 anchor grid (centre of each cell, unit size):
+/// offsets are in input pixels, the score is a clipped sigmoid.
+pub fn decode(reg: &[f32], cls: &[f32], min_score: f32) -> Vec<Candidate> {
+    let s = INPUT as f32;
+    let mut out = Vec::new();
+    for (i, &raw) in cls.iter().enumerate() {
+        let score = 1.0 / (1.0 + (-raw.clamp(-100.0, 100.0)).exp());
+        if score < min_score {
+            continue;
+        }
+        let ax = ((i % GRID) as f32 + 0.5) / GRID as f32;
+        let ay = ((i / GRID) as f32 + 0.5) / GRID as f32;
+        let r = &reg[i * 16..][..16];
+        let (cx, cy, w, h) = (ax + r[0] / s, ay + r[1] / s, r[2] / s, r[3] / s);
+        if w <= 0.0 || h <= 0.0 {
+            continue;
+        }
+        let mut coords = [0.0; 16];
+        coords[..4].copy_from_slice(&[cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]);
+        for k in 0..6 {
+            coords[4 + 2 * k] = ax + r[4 + 2 * k] / s;
+            coords[5 + 2 * k] = ay + r[5 + 2 * k] / s;
+        }
+        out.push(Candidate { score, coords });
+    }
+    out
+}
+
+/// MediaPipe's weighted non-maximum suppression: each cluster of candidates that
+/// overlap the strongest one by more than `iou` becomes one detection whose box and
+/// keypoints are the score-weighted mean of the cluster, which steadies boxes
+/// between frames far better than keeping the single best candidate.
+pub fn weighted_nms(mut cands: Vec<Candidate>, iou: f32) -> Vec<Candidate> {
+    cands.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut out = Vec::new();
+    while let Some(top) = cands.first().copied() {
+        let top_rect = top.rect();
+        let (cluster, rest): (Vec<_>, Vec<_>) = cands
+            .into_iter()
+            .partition(|c| c.rect().iou(&top_rect) > iou);
+        let total: f32 = cluster.iter().map(|c| c.score).sum();
+        let mut coords = [0.0f32; 16];
+        for c in &cluster {
+            for (m, v) in coords.iter_mut().zip(c.coords) {
+                *m += v * c.score / total;
+            }
+        }
+        out.push(Candidate {
+            score: top.score,
+            coords,
+        });
+        cands = rest;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(score: f32, x0: f32, y0: f32, x1: f32, y1: f32) -> Candidate {
+        let mut coords = [0.0; 16];
+        coords[..4].copy_from_slice(&[x0, y0, x1, y1]);
+        Candidate { score, coords }
+    }
+
+    #[test]
+    fn iou_of_known_boxes() {
+        let a = Rect {
+            x: 0.0,
+            y: 0.0,
+            w: 2.0,
+            h: 2.0,
+        };
+        let b = Rect {
+            x: 1.0,
+            y: 0.0,
+            w: 2.0,
+            h: 2.0,
+        };
+        assert!((a.iou(&b) - 2.0 / 6.0).abs() < 1e-6);
+        assert_eq!(
+            a.iou(&Rect {
+                x: 5.0,
+                y: 5.0,
+                w: 1.0,
+                h: 1.0
+            }),
+            0.0
+        );
+    }
+
+    #[test]
+    fn nms_merges_overlaps_by_score_weight_and_keeps_separate_faces() {
+        let c = vec![
+            cand(0.9, 0.0, 0.0, 1.0, 1.0),
+            cand(0.3, 0.1, 0.0, 1.1, 1.0),
+            cand(0.8, 3.0, 3.0, 4.0, 4.0),
+        ];
+        let out = weighted_nms(c, 0.3);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].score, 0.9);
+        assert!((out[0].coords[0] - 0.3 * 0.1 / 1.2).abs() < 1e-6);
+        assert_eq!(out[1].coords[0], 3.0);
+    }
+
+    #[test]
+    fn decode_places_boxes_on_the_anchor_grid() {
+        let mut reg = vec![0.0; GRID * GRID * 16];
+        let mut cls = vec![-10.0; GRID * GRID];
+        let i = 10 * GRID + 20; // row 10, col 20
+        cls[i] = 5.0;
+        reg[i * 16 + 2] = 40.0;
+        reg[i * 16 + 3] = 40.0;
+        let out = decode(&reg, &cls, 0.5);
+        assert_eq!(out.len(), 1);
+        let r = out[0].rect();
+        assert!((r.x + r.w / 2.0 - 20.5 / 48.0).abs() < 1e-6);
+        assert!((r.w - 40.0 / 192.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn letterbox_maps_back_to_frame_pixels() {
+        let lb = Letterbox::new(640.0, 480.0);
+        let c = cand(1.0, 0.5 - 0.1, 0.5 - 0.1, 0.5 + 0.1, 0.5 + 0.1);
+        let d = lb.to_frame(&c);
+        assert!((d.rect.center().0 - 320.0).abs() < 1e-3);
+        assert!((d.rect.center().1 - 240.0).abs() < 1e-3);
+        assert!((d.rect.w - 128.0).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,98 @@
+//! The JSON documents emocue writes: one line per frame for `replay`, one line per
+//! file for `classify`. Schemas are in docs/events.md. Numbers are rounded so the
+//! same input gives the same bytes.
+
+use serde_json::{Map, Value, json};
+
+use crate::detect::{Detection, KEYPOINT_NAMES, Rect};
+use crate::pipeline::FrameResult;
+use crate::smooth::Shown;
+
+fn r(v: f32, digits: i32) -> Value {
+    let k = 10f64.powi(digits);
+    json!((v as f64 * k).round() / k)
+}
+
+/// `[x, y, w, h]` in pixels, one decimal.
+pub fn box_json(rect: &Rect) -> Value {
+    json!([r(rect.x, 1), r(rect.y, 1), r(rect.w, 1), r(rect.h, 1)])
+}
+
+/// Probabilities by class key, in model order, four decimals.
+pub fn probs_json(labels: &[String], p: &[f32]) -> Value {
+    Value::Object(
+        labels
+            .iter()
+            .zip(p)
+            .map(|(l, &v)| (l.clone(), r(v, 4)))
+            .collect(),
+    )
+}
+
+/// Keypoints by name.
+pub fn keypoints_json(d: &Detection) -> Value {
+    Value::Object(
+        KEYPOINT_NAMES
+            .iter()
+            .zip(&d.keypoints)
+            .map(|(n, k)| (n.to_string(), json!([r(k[0], 1), r(k[1], 1)])))
+            .collect(),
+    )
+}
+
+/// The shown label as a string (`unsure`) or null.
+pub fn shown_json(labels: &[String], s: Shown) -> Value {
+    match s {
+        Shown::Nothing => Value::Null,
+        Shown::Unsure => json!("unsure"),
+        Shown::Label(i) => json!(labels.get(i)),
+    }
+}
+
+/// One replay event line.
+pub fn frame_event(labels: &[String], fr: &FrameResult, timing: bool) -> Value {
+    let faces: Vec<Value> = fr
+        .faces
+        .iter()
+        .map(|f| {
+            let mut m = Map::new();
+            m.insert("track".into(), json!(f.track_id));
+            m.insert("box".into(), box_json(&f.rect));
+            m.insert("detected".into(), json!(f.detection.is_some()));
+            m.insert(
+                "score".into(),
+                f.detection.as_ref().map_or(Value::Null, |d| r(d.score, 4)),
+            );
+            m.insert(
+                "keypoints".into(),
+                f.detection.as_ref().map_or(Value::Null, keypoints_json),
+            );
+            m.insert(
+                "raw".into(),
+                f.raw
+                    .as_ref()
+                    .map_or(Value::Null, |p| probs_json(labels, p)),
+            );
+            m.insert("smoothed".into(), probs_json(labels, &f.smoothed));
+            m.insert("shown".into(), shown_json(labels, f.shown));
+            m.insert("caption".into(), json!(f.caption));
+            Value::Object(m)
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("frame".into(), json!(fr.index));
+    m.insert(
+        "timestamp_ms".into(),
+        json!((fr.timestamp_ms * 1000.0).round() / 1000.0),
+    );
+    m.insert("faces".into(), Value::Array(faces));
+    if timing {
+        let t = &fr.timing;
+        let ms = |v: f64| json!((v * 1000.0).round() / 1000.0);
+        m.insert(
+            "latency_ms".into(),
+            json!({"detect": ms(t.detect_ms), "classify": ms(t.classify_ms), "track": ms(t.track_ms), "total": ms(t.total_ms)}),
+        );
+    }
+    Value::Object(m)
+}

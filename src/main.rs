@@ -1,0 +1,339 @@
+//! The `emocue` command line.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+use emocue::Frame;
+use emocue::config::Config;
+use emocue::events::{box_json, probs_json};
+use emocue::pipeline::{Pipeline, resolve_model};
+use emocue::source::{self, is_image};
+
+/// Facial-expression captions for head-mounted displays.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Replay a clip (Y4M, folder of images, or one image) through the pipeline headless.
+    Replay {
+        /// Input: a .y4m clip, a folder of PNG/JPEG frames, or one image.
+        input: PathBuf,
+        /// Write one JSON line per frame here ("-" for stdout). Without it, events go
+        /// to stdout unless --summary is given.
+        #[arg(long, value_name = "OUT.jsonl")]
+        events: Option<PathBuf>,
+        /// Print a summary: time per caption, caption changes per minute, latency.
+        #[arg(long)]
+        summary: bool,
+        /// Leave latencies out, so the same input gives byte-identical output.
+        #[arg(long)]
+        no_timing: bool,
+        /// Settings file (TOML); defaults are built in (see config/default.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Frame rate of image folders.
+        #[arg(long, default_value_t = 25.0)]
+        fps: f64,
+    },
+    /// Classify the faces in images: one JSON line per file.
+    Classify {
+        /// Images (PNG/JPEG) or folders of images.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Each image is already a framed face crop: no detection, one face.
+        #[arg(long)]
+        crop: bool,
+        /// Classifier ONNX (default: the config's, models/emotionnet_nano_b.int8.onnx).
+        #[arg(long, value_name = "PATH")]
+        model: Option<PathBuf>,
+        /// JSON lines (the default output is one readable line per file).
+        #[arg(long)]
+        json: bool,
+        /// Settings file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// The main job: live captions from a camera. Live V4L2 capture is not built yet;
+    /// without a camera this replays the bundled sample clip and prints its summary.
+    Run {
+        /// Camera device.
+        #[arg(long, default_value = "/dev/video0")]
+        device: PathBuf,
+        /// Settings file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Validate a settings file: exit 0 when valid, 1 with the reason otherwise.
+    CheckConfig {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => Ok(Config::load(p)?),
+        None => Ok(Config::default()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("emocue: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Replay {
+            input,
+            events,
+            summary,
+            no_timing,
+            config,
+            fps,
+        } => {
+            let cfg = load_config(config.as_deref())?;
+            let mut pipeline = Pipeline::new(cfg)?;
+            let mut src = source::open(&input, fps)?;
+            eprintln!("emocue: replaying {}", src.describe());
+            let stdout = std::io::stdout();
+            let mut sink: Option<Box<dyn Write>> = match &events {
+                Some(p) if p.as_os_str() == "-" => Some(Box::new(BufWriter::new(stdout.lock()))),
+                Some(p) => Some(Box::new(BufWriter::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("cannot create {}", p.display()))?,
+                ))),
+                None if summary => None,
+                None => Some(Box::new(BufWriter::new(stdout.lock()))),
+            };
+            let result = emocue::replay::replay(
+                &mut pipeline,
+                src.as_mut(),
+                sink.as_deref_mut().map(|w| w as &mut dyn Write),
+                !no_timing,
+            );
+            if let Some(mut s) = sink {
+                s.flush()?; // keep what was written even when a later frame failed
+            }
+            let sum = result?;
+            if summary {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&sum.to_json(!no_timing))?
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Run { device, config } => {
+            if device.exists() {
+                anyhow::bail!(
+                    "found camera {}, but live capture is not implemented yet (issue 5); \
+                     record a clip with ffmpeg and use `emocue replay CLIP.y4m`",
+                    device.display()
+                );
+            }
+            let sample = emocue::bundled_path("samples/astronaut");
+            eprintln!(
+                "emocue: no camera at {}; replaying the bundled sample clip {}",
+                device.display(),
+                sample.display()
+            );
+            let cfg = load_config(config.as_deref())?;
+            let mut pipeline = Pipeline::new(cfg)?;
+            let mut src = source::open(&sample, 15.0)?;
+            let sum = emocue::replay::replay(&mut pipeline, src.as_mut(), None, true)?;
+            println!("{}", serde_json::to_string_pretty(&sum.to_json(true))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Classify {
+            files,
+            crop,
+            model,
+            json,
+            config,
+        } => classify(files, crop, model, json, config),
+        Cmd::CheckConfig { file } => match Config::load(&file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+    }
+}
+
+fn expand(files: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for f in files {
+        if f.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(&f)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| is_image(p))
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.sort();
+            out.extend(v);
+        } else {
+            out.push(f);
+        }
+    }
+    out
+}
+
+fn classify(
+    files: Vec<PathBuf>,
+    crop: bool,
+    model: Option<PathBuf>,
+    json_out: bool,
+    config: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let mut cfg = load_config(config.as_deref())?;
+    if let Some(m) = model {
+        cfg.models.classifier = m;
+    }
+    cfg.models.classifier = resolve_model(&cfg.models.classifier);
+    let mut pipeline = Pipeline::new(cfg.clone())?;
+    let labels = pipeline.labels().to_vec();
+    let spec = pipeline.classifier_mut().contract().crop;
+    let mut failures = 0usize;
+    let out = std::io::stdout();
+    let mut out = BufWriter::new(out.lock());
+    for file in expand(files) {
+        let line = match classify_one(&mut pipeline, &file, crop, &spec, &cfg) {
+            Ok(faces) => json!({"file": file.display().to_string(), "faces": faces}),
+            Err(e) => {
+                failures += 1;
+                json!({"file": file.display().to_string(), "faces": [], "error": format!("{e:#}")})
+            }
+        };
+        if json_out {
+            serde_json::to_writer(&mut out, &line)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "{}", human(&line, &labels))?;
+        }
+    }
+    out.flush()?;
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A face's box and detector score (`None` for `--crop`).
+type FaceBox = (emocue::detect::Rect, Option<f32>);
+
+fn classify_one(
+    pipeline: &mut Pipeline,
+    file: &Path,
+    crop: bool,
+    spec: &emocue::crop::CropSpec,
+    cfg: &Config,
+) -> anyhow::Result<Vec<Value>> {
+    let img = source::load_image(file)?;
+    let frame = Frame::new(0, 0.0, img);
+    let labels = pipeline.labels().to_vec();
+    let luma = frame.luma();
+    let (boxes, crops): (Vec<FaceBox>, Vec<Vec<f32>>) = if crop {
+        let (w, h) = (frame.width() as f32, frame.height() as f32);
+        let n = spec.size;
+        let g = emocue::crop::CropGeometry {
+            cx: w / 2.0,
+            cy: h / 2.0,
+            side: w.min(h),
+            angle: 0.0,
+        };
+        let c = emocue::crop::CropSpec { size: n, ..*spec }.crop_geometry(&luma, &g);
+        (
+            vec![(
+                emocue::detect::Rect {
+                    x: 0.0,
+                    y: 0.0,
+                    w,
+                    h,
+                },
+                None,
+            )],
+            vec![c],
+        )
+    } else {
+        let det = pipeline.detector_mut();
+        let mut dets = det.detect(&frame)?;
+        if dets.is_empty() {
+            // A photo is one chance: look again with a lower bar and keep the best.
+            det.options_mut().min_score = 0.3;
+            dets = det.detect(&frame)?;
+            dets.truncate(1);
+            det.options_mut().min_score = cfg.detection.min_score;
+        }
+        let crops = dets.iter().map(|d| spec.crop(&luma, d)).collect();
+        (
+            dets.iter().map(|d| (d.rect, Some(d.score))).collect(),
+            crops,
+        )
+    };
+    let probs = if crops.is_empty() {
+        Vec::new()
+    } else {
+        pipeline.classifier_mut().classify(&crops)?
+    };
+    Ok(boxes
+        .iter()
+        .zip(&probs)
+        .map(|((rect, score), p)| {
+            let best = p
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i);
+            json!({
+                "box": box_json(rect),
+                "score": score.map(|s| (s as f64 * 1e4).round() / 1e4),
+                "label": labels[best],
+                "probs": probs_json(&labels, p),
+            })
+        })
+        .collect())
+}
+
+fn human(line: &Value, _labels: &[String]) -> String {
+    let file = line["file"].as_str().unwrap_or("?");
+    if let Some(e) = line.get("error") {
+        return format!("{file}: error: {}", e.as_str().unwrap_or("?"));
+    }
+    let faces = line["faces"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    if faces.is_empty() {
+        return format!("{file}: no face found");
+    }
+    let parts: Vec<String> = faces
+        .iter()
+        .map(|f| {
+            let label = f["label"].as_str().unwrap_or("?");
+            let p = f["probs"][label].as_f64().unwrap_or(0.0);
+            format!("{label} ({:.0}%) at {}", p * 100.0, f["box"])
+        })
+        .collect();
+    format!("{file}: {}", parts.join("; "))
+}

@@ -1,0 +1,126 @@
+//! Headless replay: a recorded clip through the pipeline, events out, summary at the end.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+use crate::events::frame_event;
+use crate::pipeline::{FrameResult, Pipeline};
+use crate::smooth::Shown;
+use crate::source::FrameSource;
+use crate::stats::percentile;
+
+/// What a replay saw, for `--summary`.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Frames processed.
+    pub frames: u64,
+    /// Frames where at least one face was detected.
+    pub frames_with_face: u64,
+    /// Duration covered, ms.
+    pub duration_ms: f64,
+    /// Time each caption (label key, `unsure`, or `none`) was shown, summed over faces, ms.
+    pub shown_ms: BTreeMap<String, f64>,
+    /// Caption changes (a face's shown state turning into another shown state).
+    pub caption_changes: u64,
+    /// Distinct track ids seen.
+    pub tracks: u64,
+    /// Per-frame stage latencies, ms.
+    pub latency: BTreeMap<&'static str, Vec<f64>>,
+    last: BTreeMap<u64, (Shown, f64)>,
+    frame_ms: f64,
+}
+
+impl Summary {
+    /// A summary for a clip of this frame rate.
+    pub fn new(fps: f64) -> Self {
+        Summary {
+            frame_ms: 1000.0 / fps.max(1e-3),
+            ..Default::default()
+        }
+    }
+
+    /// Adds one frame's result.
+    pub fn add(&mut self, labels: &[String], fr: &FrameResult) {
+        self.frames += 1;
+        self.duration_ms = fr.timestamp_ms + self.frame_ms;
+        if fr.faces.iter().any(|f| f.detection.is_some()) {
+            self.frames_with_face += 1;
+        }
+        for f in &fr.faces {
+            let key = match f.shown {
+                Shown::Nothing => "none".to_string(),
+                Shown::Unsure => "unsure".to_string(),
+                Shown::Label(i) => labels.get(i).cloned().unwrap_or_default(),
+            };
+            *self.shown_ms.entry(key).or_default() += self.frame_ms;
+            match self.last.get(&f.track_id) {
+                Some((prev, _)) if *prev != f.shown && *prev != Shown::Nothing => {
+                    self.caption_changes += 1
+                }
+                None => self.tracks += 1,
+                _ => {}
+            }
+            self.last.insert(f.track_id, (f.shown, fr.timestamp_ms));
+        }
+        let t = &fr.timing;
+        for (k, v) in [
+            ("detect", t.detect_ms),
+            ("classify", t.classify_ms),
+            ("track", t.track_ms),
+            ("total", t.total_ms),
+        ] {
+            self.latency.entry(k).or_default().push(v);
+        }
+    }
+
+    /// The summary as JSON (timing optional, for byte-stable output).
+    pub fn to_json(&self, timing: bool) -> Value {
+        let minutes = self.duration_ms / 60000.0;
+        let mut v = json!({
+            "frames": self.frames,
+            "frames_with_face": self.frames_with_face,
+            "duration_ms": (self.duration_ms * 10.0).round() / 10.0,
+            "tracks": self.tracks,
+            "shown_ms": self.shown_ms.iter().map(|(k, v)| (k.clone(), json!(v.round()))).collect::<serde_json::Map<_, _>>(),
+            "caption_changes": self.caption_changes,
+            "caption_changes_per_minute": if minutes > 0.0 { ((self.caption_changes as f64 / minutes) * 100.0).round() / 100.0 } else { 0.0 },
+        });
+        if timing {
+            let lat: serde_json::Map<_, _> = self
+                .latency
+                .iter()
+                .map(|(k, v)| {
+                    let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+                    (
+                        k.to_string(),
+                        json!({"p50": r3(percentile(v, 0.5)), "p95": r3(percentile(v, 0.95))}),
+                    )
+                })
+                .collect();
+            v["latency_ms"] = Value::Object(lat);
+        }
+        v
+    }
+}
+
+/// Replays a source; writes one JSON line per frame to `events` when given.
+pub fn replay(
+    pipeline: &mut Pipeline,
+    source: &mut dyn FrameSource,
+    mut events: Option<&mut dyn Write>,
+    timing: bool,
+) -> anyhow::Result<Summary> {
+    let labels = pipeline.labels().to_vec();
+    let mut summary = Summary::new(source.fps());
+    while let Some(frame) = source.next_frame()? {
+        let fr = pipeline.process(&frame)?;
+        if let Some(out) = events.as_deref_mut() {
+            serde_json::to_writer(&mut *out, &frame_event(&labels, &fr, timing))?;
+            out.write_all(b"\n")?;
+        }
+        summary.add(&labels, &fr);
+    }
+    Ok(summary)
+}

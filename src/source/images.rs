@@ -1,0 +1,143 @@
+//! Folders of PNG/JPEG frames (name order) and single images.
+
+use std::path::{Path, PathBuf};
+
+use super::{FrameSource, SourceError, is_image};
+use crate::Frame;
+
+/// A folder of images played in file-name order at a fixed rate.
+pub struct ImageFolder {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+    next: usize,
+    fps: f64,
+}
+
+impl ImageFolder {
+    /// Lists the folder's PNG/JPEG files; an empty folder is an error, not an empty clip.
+    pub fn open(dir: &Path, fps: f64) -> Result<Self, SourceError> {
+        let open_err = |source| SourceError::Open {
+            path: dir.to_owned(),
+            source,
+        };
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(open_err)? {
+            let path = entry.map_err(open_err)?.path();
+            if path.is_file() && is_image(&path) {
+                files.push(path);
+            }
+        }
+        files.sort();
+        if files.is_empty() {
+            return Err(SourceError::Unsupported {
+                path: dir.to_owned(),
+                what: "folder holds no .png/.jpg/.jpeg frames".into(),
+            });
+        }
+        if !(fps.is_finite() && fps > 0.0) {
+            return Err(SourceError::Unsupported {
+                path: dir.to_owned(),
+                what: format!("frame rate {fps} is not positive; pass --fps, e.g. --fps 25"),
+            });
+        }
+        Ok(ImageFolder {
+            dir: dir.to_owned(),
+            files,
+            next: 0,
+            fps,
+        })
+    }
+
+    /// Number of frames in the folder.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// True when the folder has no frames (never, after `open`).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// Decodes one image file to RGB8.
+pub fn load_rgb(path: &Path, frame: u64) -> Result<image::RgbImage, SourceError> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|source| SourceError::Open {
+            path: path.to_owned(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|source| SourceError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+    let img = reader.decode().map_err(|source| SourceError::Decode {
+        path: path.to_owned(),
+        frame,
+        source,
+    })?;
+    Ok(img.to_rgb8())
+}
+
+impl FrameSource for ImageFolder {
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        let Some(path) = self.files.get(self.next) else {
+            return Ok(None);
+        };
+        let index = self.next as u64;
+        let image = load_rgb(path, index)?;
+        self.next += 1;
+        Ok(Some(Frame::new(
+            index,
+            index as f64 * 1000.0 / self.fps,
+            image,
+        )))
+    }
+
+    fn fps(&self) -> f64 {
+        self.fps
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} ({} frames at {} fps)",
+            self.dir.display(),
+            self.files.len(),
+            self.fps
+        )
+    }
+}
+
+/// One image as a one-frame clip.
+pub struct SingleImage {
+    path: PathBuf,
+    done: bool,
+}
+
+impl SingleImage {
+    /// Does not touch the file until the first frame is asked for.
+    pub fn new(path: &Path) -> Self {
+        SingleImage {
+            path: path.to_owned(),
+            done: false,
+        }
+    }
+}
+
+impl FrameSource for SingleImage {
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        if self.done {
+            return Ok(None);
+        }
+        self.done = true;
+        Ok(Some(Frame::new(0, 0.0, load_rgb(&self.path, 0)?)))
+    }
+
+    fn fps(&self) -> f64 {
+        1.0
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}

@@ -1,0 +1,121 @@
+//! Frame sources behind one trait: Y4M clips, folders of images, single images.
+//!
+//! A live camera (V4L2) implements the same trait, so everything downstream is tested
+//! headless by replaying files.
+
+mod images;
+mod y4m;
+
+pub use images::{ImageFolder, SingleImage, load_rgb};
+
+/// Decodes one image file to RGB8 (for `classify`).
+pub fn load_image(path: &Path) -> Result<image::RgbImage, SourceError> {
+    load_rgb(path, 0)
+}
+pub use y4m::{Y4mReader, Y4mWriter};
+
+use std::path::{Path, PathBuf};
+
+use crate::Frame;
+
+/// Why a source could not deliver a frame. Every variant names the input and, where
+/// it helps, the byte offset or frame number, so a broken clip is found quickly.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The input does not exist or cannot be opened.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The input path.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A Y4M stream violates the format.
+    #[error("{path}: malformed Y4M at byte {offset} (frame {frame}): {what}")]
+    Y4m {
+        /// The clip.
+        path: PathBuf,
+        /// Byte offset of the problem.
+        offset: u64,
+        /// Frame number being read (0 for the header).
+        frame: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// An image file cannot be decoded.
+    #[error("{path}: cannot decode image (frame {frame}): {source}")]
+    Decode {
+        /// The image file.
+        path: PathBuf,
+        /// Frame number within the source.
+        frame: u64,
+        /// The decoder's error.
+        source: image::ImageError,
+    },
+    /// The input exists but is not something we can read.
+    #[error("{path}: {what}")]
+    Unsupported {
+        /// The input path.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        what: String,
+    },
+    /// Reading failed midway.
+    #[error("{path}: read error at byte {offset}: {source}")]
+    Io {
+        /// The input path.
+        path: PathBuf,
+        /// Byte offset where reading failed.
+        offset: u64,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Anything that yields frames in order. `Ok(None)` is a clean end of stream.
+pub trait FrameSource {
+    /// The next frame, `None` at the end.
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError>;
+    /// Nominal frame rate, used for timestamps and summaries.
+    fn fps(&self) -> f64;
+    /// Human-readable description for logs.
+    fn describe(&self) -> String;
+}
+
+const IMAGE_EXTS: &[&str] = &["png", "jpg", "jpeg"];
+
+/// True for the image files a folder source or `classify` accepts.
+pub fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Opens a source by what the path is: a `.y4m` file, a folder of images, or one image.
+/// `fps` sets the clock of image folders and single images (Y4M carries its own).
+pub fn open(path: &Path, fps: f64) -> Result<Box<dyn FrameSource>, SourceError> {
+    if path.is_dir() {
+        return Ok(Box::new(ImageFolder::open(path, fps)?));
+    }
+    if !path.exists() {
+        return Err(SourceError::Open {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+        });
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "y4m" => Ok(Box::new(Y4mReader::open(path)?)),
+        _ if is_image(path) => Ok(Box::new(SingleImage::new(path))),
+        _ => Err(SourceError::Unsupported {
+            path: path.to_owned(),
+            what: "unsupported input; give a .y4m clip, a folder of PNG/JPEG frames or one image \
+                   (convert videos with: ffmpeg -i IN.mp4 -pix_fmt yuv420p OUT.y4m)"
+                .into(),
+        }),
+    }
+}

@@ -1,0 +1,252 @@
+//! Stable face ids across frames: greedy matching on overlap and motion, with
+//! birth and death hysteresis so one missed detection does not reset a face.
+
+use crate::detect::{Detection, Rect};
+
+/// Tracker settings. Times are in milliseconds so behaviour does not depend on the
+/// frame rate.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackerOptions {
+    /// Minimum IoU between a predicted track box and a detection to match them.
+    pub match_iou: f32,
+    /// A detection whose centre is within this many box widths of a prediction may
+    /// still match when the overlap is low (fast motion).
+    pub max_center_jump: f32,
+    /// Detections in a row before a new track is confirmed (births).
+    pub min_hits: u32,
+    /// A track unseen for longer than this dies (deaths).
+    pub max_missed_ms: f64,
+}
+
+impl Default for TrackerOptions {
+    fn default() -> Self {
+        TrackerOptions {
+            match_iou: 0.2,
+            max_center_jump: 0.7,
+            min_hits: 2,
+            max_missed_ms: 400.0,
+        }
+    }
+}
+
+/// One tracked face.
+#[derive(Clone, Debug)]
+pub struct Track {
+    /// Stable id, never reused within a run.
+    pub id: u64,
+    /// Latest box (detected, or predicted while coasting).
+    pub rect: Rect,
+    /// Box-centre velocity in pixels per millisecond.
+    pub velocity: (f32, f32),
+    /// Detections matched so far.
+    pub hits: u32,
+    /// Time of the first detection.
+    pub first_seen_ms: f64,
+    /// Time of the latest matched detection.
+    pub last_seen_ms: f64,
+    /// Passed the birth hysteresis.
+    pub confirmed: bool,
+}
+
+impl Track {
+    fn predict(&self, t_ms: f64) -> Rect {
+        let dt = (t_ms - self.last_seen_ms) as f32;
+        Rect {
+            x: self.rect.x + self.velocity.0 * dt,
+            y: self.rect.y + self.velocity.1 * dt,
+            ..self.rect
+        }
+    }
+}
+
+/// What the tracker says about one live track in the current frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackUpdate {
+    /// Track id.
+    pub id: u64,
+    /// Index into this frame's detections, or `None` while coasting on a miss.
+    pub detection: Option<usize>,
+    /// Box for this frame.
+    pub rect: Rect,
+    /// Whether the track is confirmed (only confirmed tracks get captions).
+    pub confirmed: bool,
+}
+
+/// Multi-face tracker.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    opts: TrackerOptions,
+    tracks: Vec<Track>,
+    next_id: u64,
+}
+
+impl Tracker {
+    /// A tracker with no tracks.
+    pub fn new(opts: TrackerOptions) -> Self {
+        Tracker {
+            opts,
+            tracks: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Live tracks.
+    pub fn tracks(&self) -> &[Track] {
+        &self.tracks
+    }
+
+    /// Ids of tracks that died in the last update are simply absent from its result.
+    pub fn update(&mut self, t_ms: f64, dets: &[Detection]) -> Vec<TrackUpdate> {
+        // Candidate pairs, best affinity first.
+        let mut pairs = Vec::new();
+        for (ti, tr) in self.tracks.iter().enumerate() {
+            let pred = tr.predict(t_ms);
+            let (px, py) = pred.center();
+            for (di, d) in dets.iter().enumerate() {
+                let iou = pred.iou(&d.rect);
+                let (dx, dy) = d.rect.center();
+                let jump = ((dx - px).powi(2) + (dy - py).powi(2)).sqrt() / pred.w.max(1.0);
+                let size_ratio = d.rect.w / pred.w.max(1.0);
+                let affinity = if iou >= self.opts.match_iou {
+                    1.0 + iou
+                } else if jump <= self.opts.max_center_jump && (0.5..2.0).contains(&size_ratio) {
+                    1.0 - jump / self.opts.max_center_jump
+                } else {
+                    continue;
+                };
+                pairs.push((affinity, ti, di));
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut track_det = vec![None; self.tracks.len()];
+        let mut det_used = vec![false; dets.len()];
+        for (_, ti, di) in pairs {
+            if track_det[ti].is_none() && !det_used[di] {
+                track_det[ti] = Some(di);
+                det_used[di] = true;
+            }
+        }
+        let mut out = Vec::new();
+        for (tr, matched) in self.tracks.iter_mut().zip(&track_det) {
+            if let Some(di) = *matched {
+                let d = &dets[di];
+                let dt = (t_ms - tr.last_seen_ms).max(1.0) as f32;
+                let (ox, oy) = tr.rect.center();
+                let (nx, ny) = d.rect.center();
+                let v = ((nx - ox) / dt, (ny - oy) / dt);
+                tr.velocity = (
+                    0.5 * tr.velocity.0 + 0.5 * v.0,
+                    0.5 * tr.velocity.1 + 0.5 * v.1,
+                );
+                tr.rect = d.rect;
+                tr.hits += 1;
+                tr.last_seen_ms = t_ms;
+                tr.confirmed |= tr.hits >= self.opts.min_hits;
+            }
+        }
+        // Deaths: unmatched for too long. Unconfirmed tracks die on their first miss.
+        let max_missed = self.opts.max_missed_ms;
+        let mut keep = Vec::new();
+        for (tr, matched) in std::mem::take(&mut self.tracks).into_iter().zip(track_det) {
+            let alive = matched.is_some() || (tr.confirmed && t_ms - tr.last_seen_ms <= max_missed);
+            if alive {
+                let rect = if matched.is_some() {
+                    tr.rect
+                } else {
+                    tr.predict(t_ms)
+                };
+                out.push(TrackUpdate {
+                    id: tr.id,
+                    detection: matched,
+                    rect,
+                    confirmed: tr.confirmed,
+                });
+                keep.push(tr);
+            }
+        }
+        self.tracks = keep;
+        // Births.
+        for (di, d) in dets.iter().enumerate().filter(|(i, _)| !det_used[*i]) {
+            let tr = Track {
+                id: self.next_id,
+                rect: d.rect,
+                velocity: (0.0, 0.0),
+                hits: 1,
+                first_seen_ms: t_ms,
+                last_seen_ms: t_ms,
+                confirmed: self.opts.min_hits <= 1,
+            };
+            self.next_id += 1;
+            out.push(TrackUpdate {
+                id: tr.id,
+                detection: Some(di),
+                rect: tr.rect,
+                confirmed: tr.confirmed,
+            });
+            self.tracks.push(tr);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x: f32, y: f32, w: f32) -> Detection {
+        Detection {
+            rect: Rect { x, y, w, h: w },
+            score: 0.9,
+            keypoints: [[0.0; 2]; 6],
+        }
+    }
+
+    #[test]
+    fn moving_face_keeps_its_id_and_survives_short_misses() {
+        let mut t = Tracker::new(TrackerOptions::default());
+        let mut ids = Vec::new();
+        for f in 0..30 {
+            let ms = f as f64 * 40.0;
+            let dets = if f % 7 == 3 || f == 20 || f == 21 {
+                vec![]
+            } else {
+                vec![det(100.0 + 6.0 * f as f32, 100.0, 80.0)]
+            };
+            let u = t.update(ms, &dets);
+            assert_eq!(u.len(), 1, "frame {f}: {u:?}");
+            ids.push(u[0].id);
+            if f >= 1 && !dets.is_empty() {
+                assert!(u[0].confirmed);
+            }
+        }
+        assert!(ids.iter().all(|&i| i == ids[0]), "{ids:?}");
+    }
+
+    #[test]
+    fn two_faces_get_two_ids_and_a_long_absence_ends_a_track() {
+        let mut t = Tracker::new(TrackerOptions::default());
+        let a = t.update(0.0, &[det(0.0, 0.0, 50.0), det(300.0, 0.0, 50.0)]);
+        assert_ne!(a[0].id, a[1].id);
+        let b = t.update(40.0, &[det(302.0, 0.0, 50.0), det(2.0, 0.0, 50.0)]);
+        let id_at = |u: &[TrackUpdate], x: f32| {
+            u.iter().find(|u| (u.rect.x - x).abs() < 10.0).map(|u| u.id)
+        };
+        assert_eq!(id_at(&a, 0.0), id_at(&b, 2.0));
+        assert_eq!(id_at(&a, 300.0), id_at(&b, 302.0));
+        assert!(t.update(1000.0, &[]).is_empty());
+        let c = t.update(1040.0, &[det(0.0, 0.0, 50.0)]);
+        assert!(
+            c[0].id > 2 && !c[0].confirmed,
+            "a new track after death: {c:?}"
+        );
+    }
+
+    #[test]
+    fn a_one_frame_false_positive_never_confirms() {
+        let mut t = Tracker::new(TrackerOptions::default());
+        let u = t.update(0.0, &[det(0.0, 0.0, 50.0)]);
+        assert!(!u[0].confirmed);
+        assert!(t.update(40.0, &[]).is_empty());
+    }
+}

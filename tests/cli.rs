@@ -1,0 +1,193 @@
+//! The command line on bundled material: help, determinism, summaries, bad input.
+
+mod common;
+use common::*;
+
+#[test]
+fn every_command_has_help() {
+    for cmd in [
+        vec!["--help"],
+        vec!["replay", "--help"],
+        vec!["classify", "--help"],
+        vec!["check-config", "--help"],
+    ] {
+        let out = emocue(&cmd);
+        assert!(out.status.success(), "{cmd:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{cmd:?}"
+        );
+    }
+}
+
+#[test]
+fn sample_replay_is_byte_identical_without_timing_and_finds_the_smile() {
+    let dir = scratch("replay_det");
+    let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    for p in [&a, &b] {
+        let out = emocue(&[
+            "replay",
+            "samples/astronaut",
+            "--fps",
+            "15",
+            "--no-timing",
+            "--events",
+            p.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (ta, tb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(ta, tb, "same input, same bytes");
+    let events = json_lines(&String::from_utf8_lossy(&ta));
+    assert_eq!(events.len(), 60);
+    let detected = events
+        .iter()
+        .filter(|e| {
+            e["faces"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["detected"] == true))
+        })
+        .count();
+    assert!(detected >= 57, "face detected in {detected}/60 frames");
+    let ids: std::collections::BTreeSet<u64> = events
+        .iter()
+        .flat_map(|e| {
+            e["faces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["track"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one track for one face: {ids:?}");
+    let last = &events[59]["faces"][0];
+    assert!(last["latency_ms"].is_null() && events[0].get("latency_ms").is_none());
+    assert_eq!(last["shown"], "happiness", "the astronaut smiles: {last}");
+    assert_eq!(last["caption"], "looks happy");
+}
+
+#[test]
+fn summary_reports_labels_changes_and_latency() {
+    let out = emocue(&["replay", "samples/astronaut", "--fps", "15", "--summary"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary JSON");
+    assert_eq!(s["frames"], 60);
+    assert!(
+        s["shown_ms"]["happiness"].as_f64().unwrap_or(0.0) > 2000.0,
+        "{s}"
+    );
+    assert!(s["latency_ms"]["total"]["p95"].as_f64().unwrap() > 0.0);
+    assert!(s["caption_changes_per_minute"].is_number());
+}
+
+#[test]
+fn truncated_y4m_names_the_frame_and_byte_offset_and_keeps_earlier_events() {
+    let dir = scratch("trunc");
+    let clip = dir.join("t.y4m");
+    let mut bytes = b"YUV4MPEG2 W64 H48 F25:1 C420jpeg\n".to_vec();
+    for _ in 0..2 {
+        bytes.extend_from_slice(b"FRAME\n");
+        bytes.extend(std::iter::repeat_n(100u8, 64 * 48 * 3 / 2));
+    }
+    bytes.extend_from_slice(b"FRAME\n");
+    bytes.extend(std::iter::repeat_n(100u8, 1000));
+    std::fs::write(&clip, &bytes).unwrap();
+    let ev = dir.join("e.jsonl");
+    let out = emocue(&[
+        "replay",
+        clip.to_str().unwrap(),
+        "--no-timing",
+        "--events",
+        ev.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("frame 2") && err.contains("truncated") && err.contains("byte"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        json_lines(&std::fs::read_to_string(&ev).unwrap()).len(),
+        2,
+        "frames before the fault are kept"
+    );
+}
+
+#[test]
+fn bad_inputs_give_clear_errors_not_panics() {
+    let dir = scratch("bad");
+    let junk = dir.join("junk.y4m");
+    std::fs::write(&junk, b"hello world\n").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["replay".into(), "does/not/exist.y4m".into()],
+            "no such file",
+        ),
+        (
+            vec!["replay".into(), junk.display().to_string()],
+            "not a Y4M file",
+        ),
+        (
+            vec!["replay".into(), "Cargo.toml".into()],
+            "unsupported input",
+        ),
+        (
+            vec![
+                "classify".into(),
+                "--model".into(),
+                "nope.onnx".into(),
+                "samples/astronaut/frame_000.jpg".into(),
+            ],
+            "nope.onnx not found",
+        ),
+    ];
+    for (args, want) in cases {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = emocue(&a);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{a:?}");
+        assert!(err.contains(want), "{a:?}: {err}");
+        assert!(!err.contains("panicked"), "{a:?}: {err}");
+    }
+    let broken = dir.join("b.jpg");
+    std::fs::write(&broken, b"\xff\xd8 not really").unwrap();
+    let out = emocue(&[
+        "classify",
+        "--json",
+        broken.to_str().unwrap(),
+        "samples/astronaut/frame_000.jpg",
+    ]);
+    assert!(!out.status.success());
+    let lines = json_lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(lines.len(), 2, "a broken file does not stop the batch");
+    assert!(lines[0]["error"].as_str().unwrap().contains("b.jpg"));
+    assert_eq!(lines[1]["faces"][0]["label"], "happiness");
+}
+
+#[test]
+fn check_config_accepts_the_default_and_rejects_typos_with_line_numbers() {
+    assert!(
+        emocue(&["check-config", "config/default.toml"])
+            .status
+            .success()
+    );
+    let dir = scratch("cfg");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[smoothing]\ntau_ms = 300\nmargn = 0.1\n").unwrap();
+    let out = emocue(&["check-config", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:3:") && err.contains("margn"),
+        "{err}"
+    );
+}

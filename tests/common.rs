@@ -1,0 +1,101 @@
+//! Shared helpers for integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/data`, or `None` with a printed skip message.
+pub fn data_dir(test: &str) -> Option<PathBuf> {
+    let d = std::env::var_os("EMOCUE_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/data"));
+    if d.join("README.md").exists() {
+        Some(d)
+    } else {
+        eprintln!(
+            "skip {test}: dataset not found at {} (see ../shared/data/README.md or set EMOCUE_DATA)",
+            d.display()
+        );
+        None
+    }
+}
+
+/// True when ffmpeg is on PATH (prints a skip message otherwise).
+pub fn have_ffmpeg(test: &str) -> bool {
+    let ok = Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skip {test}: ffmpeg not installed (apt-get install ffmpeg)");
+    }
+    ok
+}
+
+/// Runs the emocue binary.
+pub fn emocue(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_emocue"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run emocue")
+}
+
+/// A fresh scratch folder under target/.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = root().join("target").join("test-scratch").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+/// Parses JSON lines.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("valid JSON line"))
+        .collect()
+}
+
+/// Reads FER+ majority labels of a split: (file name, class key), dropping unknown/NF.
+pub fn ferplus_majority(dir: &Path) -> Vec<(String, String)> {
+    const KEYS: [&str; 10] = [
+        "neutral",
+        "happiness",
+        "surprise",
+        "sadness",
+        "anger",
+        "disgust",
+        "fear",
+        "contempt",
+        "unknown",
+        "NF",
+    ];
+    let text = std::fs::read_to_string(dir.join("label.csv")).expect("label.csv");
+    let mut out = Vec::new();
+    for line in text.lines() {
+        // name,"(0, 0, 48, 48)",v0,...,v9
+        let name = line.split(',').next().unwrap_or("").to_string();
+        let votes: Vec<f32> = line
+            .rsplit(',')
+            .take(10)
+            .map(|v| v.trim().parse().unwrap_or(0.0))
+            .collect();
+        let votes: Vec<f32> = votes.into_iter().rev().collect();
+        let mut best = 0;
+        for (i, v) in votes.iter().enumerate() {
+            if *v > votes[best] {
+                best = i;
+            }
+        }
+        if best < 8 {
+            out.push((name, KEYS[best].to_string()));
+        }
+    }
+    out
+}

@@ -1,0 +1,80 @@
+"""Batched augmentation in torch: geometry like a detector's box jitter, plus camera
+artefacts (blur, resolution loss, noise, gamma, low light, contrast).
+
+Input and output: float tensors (N, 1, 48, 48) in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def geometric(x: torch.Tensor, rot_deg: float, shift: float, zoom: float, flip: bool, g: torch.Generator) -> torch.Tensor:
+    """Random rotation, shift (fraction of the crop), zoom and horizontal flip."""
+    n = x.shape[0]
+    ang = (torch.rand(n, generator=g) * 2 - 1) * math.radians(rot_deg)
+    # zoom > 1 shows more context (the face shrinks), like a looser detector box
+    s = torch.exp((torch.rand(n, generator=g) * 2 - 1) * math.log(zoom))
+    tx = (torch.rand(n, generator=g) * 2 - 1) * shift * 2
+    ty = (torch.rand(n, generator=g) * 2 - 1) * shift * 2
+    fl = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0) if flip else torch.ones(n)
+    cos, sin = torch.cos(ang) * s, torch.sin(ang) * s
+    theta = torch.stack(
+        [torch.stack([cos * fl, -sin, tx], 1), torch.stack([sin * fl, cos, ty], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    r = 3
+    t = torch.arange(-r, r + 1, dtype=x.dtype)
+    k = torch.exp(-(t[None] ** 2) / (2 * sigma[:, None] ** 2))
+    k = k / k.sum(1, keepdim=True)  # (n, 7)
+    n = x.shape[0]
+    xp = F.pad(x, (r, r, r, r), mode="replicate").transpose(0, 1)  # (1, n, h, w)
+    y = F.conv2d(xp, k.view(n, 1, 1, -1), groups=n)
+    y = F.conv2d(y, k.view(n, 1, -1, 1), groups=n)
+    return y.transpose(0, 1)
+
+
+def camera(x: torch.Tensor, g: torch.Generator, p: float = 0.3) -> torch.Tensor:
+    """Photometric and sensor artefacts of real cameras, each applied with probability p."""
+    n = x.shape[0]
+    dev = lambda: torch.rand(n, 1, 1, 1, generator=g)  # noqa: E731
+    on = lambda: (torch.rand(n, 1, 1, 1, generator=g) < p).float()  # noqa: E731
+    # resolution loss: a small face upscaled by the crop
+    m = on()
+    if m.any():
+        f = 20 + int(torch.randint(0, 20, (1,), generator=g))
+        lo = F.interpolate(x, size=(f, f), mode="area")
+        lo = F.interpolate(lo, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        x = m * lo + (1 - m) * x
+    # defocus / motion blur
+    m = on()
+    if m.any():
+        sigma = 0.3 + 0.7 * torch.rand(n, generator=g)
+        x = m * _blur(x, sigma) + (1 - m) * x
+    # gamma, exposure and contrast (low light included)
+    gamma = torch.exp((dev() * 2 - 1) * math.log(1.5))
+    x = x.clamp(1e-4, 1) ** gamma
+    gain = 0.5 + 0.7 * dev()
+    m = on()
+    x = m * x * gain + (1 - m) * x
+    c = 0.75 + 0.5 * dev()
+    mean = x.mean((2, 3), keepdim=True)
+    x = (x - mean) * c + mean
+    # sensor noise, stronger in the dark
+    m = on()
+    sigma = 0.03 * dev()
+    x = x + m * sigma * torch.randn(x.shape, generator=g)
+    # 8-bit quantisation like a real frame
+    return (x.clamp(0, 1) * 255).round() / 255
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    """The models' input contract: (pixel/255 - 0.5) / 0.5."""
+    return (x - 0.5) / 0.5

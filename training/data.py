@@ -1,0 +1,108 @@
+"""Datasets from ../shared/data: FER+ (votes) and CK+48 (subject folds).
+
+Everything is loaded into memory as uint8 arrays (N, 48, 48): the sets are small, and
+augmentation runs batched in torch, which keeps a 2-core machine busy with math
+instead of with Python image decoding.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+DATA = Path(os.environ.get("EMOCUE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+# Output order of every model we ship (FER+ column order). Keys are what the app and
+# the clinician profiles use.
+CLASSES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
+# The paper's 7 CK+ classes, in the order we report them.
+CK_CLASSES = ["anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise"]
+CK_FOLDER_TO_KEY = {"happy": "happiness"}
+FER_SPLITS = {"train": "FER2013Train", "valid": "FER2013Valid", "test": "FER2013Test"}
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        raise SystemExit(
+            f"dataset not found: {path}\n"
+            "Put the shared data at ../shared/data (see its README.md) or set EMOCUE_DATA."
+        )
+    return path
+
+
+def load_gray(path: Path) -> np.ndarray:
+    img = Image.open(path).convert("L")
+    if img.size != (48, 48):
+        img = img.resize((48, 48), Image.BILINEAR)
+    return np.asarray(img, dtype=np.uint8)
+
+
+_cache: dict = {}
+
+
+def load_ferplus(split: str, limit: int | None = None):
+    """Returns (images uint8 N×48×48, votes float32 N×10, names).
+
+    Votes columns: 8 emotions in CLASSES order, then unknown, NF.
+    """
+    key = ("fer", split, limit)
+    if key in _cache:
+        return _cache[key]
+    folder = require(DATA / "ferplus" / FER_SPLITS[split])
+    names, votes = [], []
+    with open(folder / "label.csv", newline="") as f:
+        for row in csv.reader(f):
+            if not row:
+                continue
+            names.append(row[0])
+            votes.append([float(v) for v in row[2:12]])
+            if limit and len(names) >= limit:
+                break
+    images = np.stack([load_gray(folder / n) for n in names])
+    out = (images, np.asarray(votes, dtype=np.float32), names)
+    _cache[key] = out
+    return out
+
+
+def majority(votes: np.ndarray) -> np.ndarray:
+    """FER+ majority protocol: argmax over the 10 columns (ties: the first column in
+    FER+ order wins, i.e. numpy argmax); -1 where the winner is unknown or NF."""
+    top = votes.argmax(1)
+    return np.where(top >= 8, -1, top)
+
+
+def soft_labels(votes: np.ndarray) -> np.ndarray:
+    """Vote distribution over the 8 emotions (unknown/NF dropped)."""
+    emo = votes[:, :8]
+    s = emo.sum(1, keepdims=True)
+    return emo / np.maximum(s, 1e-6)
+
+
+def load_ckplus():
+    """Returns (images N×48×48, labels as CLASSES indices, subjects, paths)."""
+    if "ck" in _cache:
+        return _cache["ck"]
+    root = require(DATA / "ckplus48")
+    imgs, labels, subjects, paths = [], [], [], []
+    with open(root / "manifest.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            key = CK_FOLDER_TO_KEY.get(row["label"], row["label"])
+            imgs.append(load_gray(root / row["path"]))
+            labels.append(CLASSES.index(key))
+            subjects.append(row["subject"])
+            paths.append(row["path"])
+    out = (np.stack(imgs), np.asarray(labels), np.asarray(subjects), paths)
+    _cache["ck"] = out
+    return out
+
+
+SPLIT_FILE = Path(__file__).resolve().parent / "splits" / "ckplus_10fold.csv"
+
+
+def load_folds() -> dict[str, int]:
+    with open(SPLIT_FILE, newline="") as f:
+        return {r["subject"]: int(r["fold"]) for r in csv.DictReader(f)}

@@ -1,0 +1,208 @@
+"""Train EmotionNet Nano-A/B.
+
+FER+ (the deployed model; selected on FER2013Valid, optionally with CK+ subject folds):
+    python training/train.py ferplus --arch b --epochs 20 --out runs/fer_b
+    python training/train.py ferplus --arch b --epochs 6 --init runs/fer_b/best.pt \
+        --ck-folds 0-7 --lr 3e-4 --out runs/deploy_b
+CK+ 10-fold, paper protocol (7 classes, held-out predictions saved per fold):
+    python training/train.py ckfold --arch b --fold 3 --epochs 200 --out runs/ck_b_scratch
+Smoke test (CI): --limit 512 --epochs 1
+
+Every run writes OUT/log.jsonl (one line per epoch), OUT/best.pt and, for CK+ folds,
+OUT/fold{k}_pred.npz with the held-out probabilities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import augment
+import data
+from emonet import EmotionNetNano, NANO_A, NANO_B, count_macs, count_params
+
+CK7 = [data.CLASSES.index(c) for c in data.CK_CLASSES]  # 8-way index of each CK+ class
+
+
+def parse_folds(s: str | None) -> list[int]:
+    if not s:
+        return []
+    out = []
+    for part in s.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out += list(range(int(a), int(b) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def paper_lr(epoch: int, epochs: int, base: float) -> float:
+    """The paper's steps at 81/121/161/181 of 200 epochs, scaled to any epoch count."""
+    f = epoch / epochs
+    for at, scale in ((181, 0.5e-3), (161, 1e-3), (121, 1e-2), (81, 1e-1)):
+        if f >= (at - 1) / 200:
+            return base * scale
+    return base
+
+
+def cosine_lr(epoch: float, epochs: int, base: float, warm: float = 0.5) -> float:
+    if epoch < warm:
+        return base * (epoch + 0.05) / warm
+    return base * 0.5 * (1 + math.cos(math.pi * (epoch - warm) / max(epochs - warm, 1e-6)))
+
+
+def to_tensor(imgs: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(imgs).float().unsqueeze(1) / 255.0
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, imgs: np.ndarray, bs: int = 512) -> np.ndarray:
+    model.eval()
+    outs = []
+    for i in range(0, len(imgs), bs):
+        x = augment.normalise(to_tensor(imgs[i : i + bs]))
+        outs.append(model(x))
+    return torch.cat(outs).numpy()
+
+
+def build(arch: str, n_classes: int) -> EmotionNetNano:
+    return EmotionNetNano(NANO_A if arch == "a" else NANO_B, n_classes)
+
+
+def load_init(model: EmotionNetNano, path: str, n_classes: int) -> None:
+    """Loads a checkpoint; an 8-way FER+ head is cut to the 7 CK+ classes if needed."""
+    sd = torch.load(path, map_location="cpu")["state_dict"]
+    if sd["fc.weight"].shape[0] != n_classes:
+        assert n_classes == 7 and sd["fc.weight"].shape[0] == 8
+        sd["fc.weight"] = sd["fc.weight"][CK7]
+        sd["fc.bias"] = sd["fc.bias"][CK7]
+    model.load_state_dict(sd)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("task", choices=["ferplus", "ckfold"])
+    ap.add_argument("--arch", choices=["a", "b"], default="b")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--bs", type=int, default=128)
+    ap.add_argument("--fold", type=int, default=0)
+    ap.add_argument("--ck-folds", default="", help="CK+ folds mixed into FER+ training")
+    ap.add_argument("--ck-repeat", type=int, default=4, help="CK+ oversampling per epoch")
+    ap.add_argument("--init", default=None)
+    ap.add_argument("--limit", type=int, default=None, help="smoke test: first N images")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-camera-aug", action="store_true")
+    ap.add_argument("--no-balance", action="store_true")
+    ap.add_argument("--balance-power", type=float, default=0.25, help="class weight = (1/freq)^power")
+    ap.add_argument("--rot", type=float, default=10.0, help="rotation jitter, degrees")
+    ap.add_argument("--shift", type=float, default=0.06, help="shift jitter, fraction of the crop")
+    ap.add_argument("--zoom", type=float, default=1.12, help="zoom jitter factor")
+    ap.add_argument("--cam-p", type=float, default=0.15, help="probability of each camera artefact")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    g = torch.Generator().manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    ck_imgs, ck_lab, ck_sub, _ = data.load_ckplus()
+    folds = data.load_folds()
+    ck_fold = np.array([folds[s] for s in ck_sub])
+
+    if a.task == "ferplus":
+        n_classes = 8
+        imgs, votes, _ = data.load_ferplus("train", a.limit)
+        keep = data.majority(votes) >= 0
+        imgs, soft = imgs[keep], data.soft_labels(votes[keep])
+        ck_sel = np.isin(ck_fold, parse_folds(a.ck_folds))
+        if ck_sel.any():
+            ci = np.repeat(ck_imgs[ck_sel], a.ck_repeat, 0)
+            cl = np.eye(8, dtype=np.float32)[np.repeat(ck_lab[ck_sel], a.ck_repeat)]
+            imgs, soft = np.concatenate([imgs, ci]), np.concatenate([soft, cl])
+        v_imgs, v_votes, _ = data.load_ferplus("valid", a.limit)
+        vkeep = data.majority(v_votes) >= 0
+        v_imgs, v_lab = v_imgs[vkeep], data.majority(v_votes)[vkeep]
+    else:
+        n_classes = 7
+        tr = ck_fold != a.fold
+        imgs = ck_imgs[tr]
+        soft = np.eye(7, dtype=np.float32)[[CK7.index(l) for l in ck_lab[tr]]]
+        v_imgs = ck_imgs[~tr]
+        v_lab = np.array([CK7.index(l) for l in ck_lab[~tr]])
+        if a.limit:
+            imgs, soft = imgs[: a.limit], soft[: a.limit]
+
+    hard = soft.argmax(1)
+    freq = np.bincount(hard, minlength=n_classes).astype(np.float64) + 1
+    cw = (freq.sum() / (n_classes * freq)) ** a.balance_power
+    cw = np.minimum(cw / cw[hard].mean(), 3.0)
+    if a.no_balance:
+        cw[:] = 1
+    sample_w = torch.from_numpy(cw[hard]).float()
+
+    model = build(a.arch, n_classes)
+    if a.init:
+        load_init(model, a.init, n_classes)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    x_all, y_all = to_tensor(imgs), torch.from_numpy(soft).float()
+    n = len(x_all)
+    steps = max(n // a.bs, 1)
+    meta = dict(vars(a), params=count_params(model), macs=count_macs(model), n_train=n, n_val=len(v_imgs))
+    print(json.dumps(meta), flush=True)
+    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+    log = open(out / "log.jsonl", "w")
+    best = -1.0
+    for ep in range(a.epochs):
+        model.train()
+        perm = torch.from_numpy(rng.permutation(n))
+        t0, tot, correct = time.time(), 0.0, 0
+        for i in range(steps):
+            idx = perm[i * a.bs : (i + 1) * a.bs]
+            lr = paper_lr(ep, a.epochs, a.lr) if a.task == "ckfold" else cosine_lr(ep + i / steps, a.epochs, a.lr)
+            for pg in opt.param_groups:
+                pg["lr"] = lr
+            x = augment.geometric(x_all[idx], a.rot, a.shift, a.zoom, True, g)
+            if not a.no_camera_aug:
+                x = augment.camera(x, g, a.cam_p)
+            y = y_all[idx]
+            logits = model(augment.normalise(x))
+            loss = (-(y * F.log_softmax(logits, 1)).sum(1) * sample_w[idx]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += loss.item()
+            correct += (logits.argmax(1) == y.argmax(1)).sum().item()
+        pv = predict(model, v_imgs)
+        vacc = float((pv.argmax(1) == v_lab).mean())
+        rec = dict(epoch=ep + 1, lr=lr, loss=tot / steps, train_acc=correct / (steps * a.bs), val_acc=vacc, sec=time.time() - t0)
+        print(json.dumps(rec), flush=True)
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        # FER+: keep the best on FER2013Valid. CK+ folds: the paper reports the model
+        # at the end of its schedule, so keep the last (no peeking at the test fold).
+        if a.task == "ckfold" or vacc > best:
+            best = vacc
+            torch.save({"state_dict": model.state_dict(), "arch": a.arch, "n_classes": n_classes, "epoch": ep + 1}, out / "best.pt")
+    if a.task == "ckfold":
+        sd = torch.load(out / "best.pt", map_location="cpu")["state_dict"]
+        model.load_state_dict(sd)
+        torch.save({"state_dict": sd, "arch": a.arch, "n_classes": 7}, out / f"fold{a.fold}.pt")
+        pv = predict(model, v_imgs)
+        np.savez(out / f"fold{a.fold}_pred.npz", logits=pv, labels=v_lab, index=np.where(~tr)[0])
+
+
+if __name__ == "__main__":
+    main()
