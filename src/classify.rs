@@ -29,6 +29,9 @@ pub struct Contract {
     pub std: f32,
     /// Softmax temperature fitted on validation data (1 = uncalibrated).
     pub temperature: f32,
+    /// Average the logits of the crop and its mirror image (metadata `tta_flip`):
+    /// about one point of accuracy for twice the (small) classifier cost.
+    pub flip: bool,
 }
 
 impl Contract {
@@ -70,12 +73,14 @@ impl Contract {
                 what: "temperature must be > 0 and input_size in 8..=512".into(),
             });
         }
+        let flip = f.metadata.get("tta_flip").is_some_and(|v| v == "true");
         Ok(Contract {
             labels,
             crop,
             mean: num("input_mean", Some(0.5))?,
             std: num("input_std", Some(0.5))?,
             temperature,
+            flip,
         })
     }
 }
@@ -141,11 +146,24 @@ impl Classifier {
             .collect())
     }
 
-    /// Raw logits for each crop.
+    /// Raw logits for each crop (averaged with the mirrored crop when the model asks).
     pub fn logits(&mut self, crops: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let mut out = Vec::with_capacity(crops.len());
-        for chunk in crops.chunks(MAX_BATCH) {
+        let n = self.contract.crop.size;
+        let mut batch: Vec<Vec<f32>> = crops.to_vec();
+        if self.contract.flip {
+            batch.extend(crops.iter().map(|c| mirror(c, n)));
+        }
+        let mut out = Vec::with_capacity(batch.len());
+        for chunk in batch.chunks(MAX_BATCH) {
             out.extend(self.run_batch(chunk)?);
+        }
+        if self.contract.flip {
+            let mirrored = out.split_off(crops.len());
+            for (a, b) in out.iter_mut().zip(mirrored) {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x = 0.5 * (*x + y);
+                }
+            }
         }
         Ok(out)
     }
@@ -191,6 +209,11 @@ impl Classifier {
     }
 }
 
+/// A square crop mirrored left to right.
+fn mirror(crop: &[f32], n: usize) -> Vec<f32> {
+    crop.chunks(n).flat_map(|row| row.iter().rev().copied()).collect()
+}
+
 /// Softmax of `logits / temperature`, numerically stable.
 pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -212,5 +235,10 @@ mod tests {
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         let q = softmax(&[2.0, 1.0, 0.0], 2.0);
         assert!(q[0] < p[0] && q[2] > p[2]);
+    }
+
+    #[test]
+    fn mirror_flips_rows() {
+        assert_eq!(mirror(&[1.0, 2.0, 3.0, 4.0], 2), vec![2.0, 1.0, 4.0, 3.0]);
     }
 }

@@ -30,12 +30,17 @@ def session(path: str) -> tuple[ort.InferenceSession, list[str]]:
     so.inter_op_num_threads = 1
     s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
+    s.flip = meta.get("tta_flip") == "true"  # the app's contract: average with the mirror image
     return s, meta["labels"].split(",")
 
 
 def logits(s: ort.InferenceSession, imgs: np.ndarray, bs: int = 256) -> np.ndarray:
     x = (imgs.astype(np.float32) / 255.0 - 0.5) / 0.5
-    return np.concatenate([s.run(None, {"input": x[i : i + bs, None]})[0] for i in range(0, len(x), bs)])
+    run = lambda x: np.concatenate([s.run(None, {"input": x[i : i + bs, None]})[0] for i in range(0, len(x), bs)])  # noqa: E731
+    out = run(x)
+    if getattr(s, "flip", False):
+        out = (out + run(np.ascontiguousarray(x[:, :, ::-1]))) / 2
+    return out
 
 
 def report(y: np.ndarray, p: np.ndarray, labels: list[str]) -> dict:

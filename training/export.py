@@ -41,6 +41,7 @@ def contract(labels: list[str], temperature: float, extra: dict) -> dict[str, st
         "normalisation": "gray = BT.601 luma 0..255; x = (gray/255 - 0.5) / 0.5",
         "output": "logits (N, classes); probabilities = softmax(logits / temperature)",
         "temperature": f"{temperature:.4f}",
+        "tta_flip": "true",
         "crop_scale": "1.18",
         "crop_dx": "0.0",
         "crop_dy": "-0.05",
@@ -72,7 +73,9 @@ def fit_temperature(model: torch.nn.Module, labels: list[str]) -> float:
     maj = data.majority(votes)
     idx = [data.CLASSES.index(l) for l in labels]
     keep = np.isin(maj, idx)
-    logits = torch.from_numpy(predict(model, imgs[keep]))
+    # the app averages the logits of the crop and its mirror image (tta_flip)
+    x = imgs[keep]
+    logits = torch.from_numpy((predict(model, x) + predict(model, x[:, :, ::-1].copy())) / 2)
     y = torch.tensor([idx.index(v) for v in maj[keep]])
     log_t = torch.zeros(1, requires_grad=True)
     opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
@@ -127,6 +130,7 @@ def main() -> None:
     ap.add_argument("--no-f32", action="store_true", help="keep only the int8 file")
     ap.add_argument("--calib", choices=["ferplus", "ckplus"], default="ferplus")
     ap.add_argument("--calib-n", type=int, default=1024)
+    ap.add_argument("--calib-exclude-fold", type=int, default=None, help="CK+ fold kept out of calibration")
     ap.add_argument("--no-temperature", action="store_true")
     ap.add_argument("--limit", type=int, default=None, help="smoke test: fewer images")
     a = ap.parse_args()
@@ -164,7 +168,10 @@ def main() -> None:
         if a.calib == "ferplus":
             imgs, votes, _ = data.load_ferplus("train", a.limit)
         else:
-            imgs = data.load_ckplus()[0]
+            imgs, _, subj, _ = data.load_ckplus()
+            if a.calib_exclude_fold is not None:
+                fmap = data.load_folds()
+                imgs = imgs[np.array([fmap[x] != a.calib_exclude_fold for x in subj])]
         rng = np.random.default_rng(0)
         pick = rng.choice(len(imgs), min(a.calib_n, len(imgs)), replace=False)
         q = out_dir / f"{a.name}.int8.onnx"

@@ -368,3 +368,95 @@ impl<W: Write> Y4mWriter<W> {
         self.out.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn reader(bytes: Vec<u8>) -> Result<Y4mReader, SourceError> {
+        Y4mReader::from_reader(Path::new("t.y4m"), Box::new(Cursor::new(bytes)))
+    }
+
+    fn clip(header: &str, frame_bytes: usize, frames: usize, fill: u8) -> Vec<u8> {
+        let mut b = format!("{header}\n").into_bytes();
+        for _ in 0..frames {
+            b.extend_from_slice(b"FRAME\n");
+            b.extend(std::iter::repeat_n(fill, frame_bytes));
+        }
+        b
+    }
+
+    #[test]
+    fn parses_every_chroma_layout_and_odd_sizes() {
+        // 5x3: 4:2:0 chroma is 3x2, 4:2:2 is 3x3.
+        for (tag, bytes) in [("C420jpeg", 15 + 2 * 6), ("C420mpeg2", 15 + 2 * 6), ("C422", 15 + 2 * 9), ("C444", 45), ("Cmono", 15)] {
+            let mut r = reader(clip(&format!("YUV4MPEG2 W5 H3 F30000:1001 It A1:1 {tag} XCOLORRANGE=LIMITED"), bytes, 3, 128)).unwrap();
+            assert_eq!(r.size(), (5, 3));
+            assert!((r.fps() - 29.97).abs() < 0.01);
+            let mut n = 0;
+            while let Some(f) = r.next_frame().unwrap() {
+                assert_eq!(f.image.dimensions(), (5, 3), "{tag}");
+                assert_eq!(f.index, n);
+                n += 1;
+            }
+            assert_eq!(n, 3, "{tag}");
+        }
+    }
+
+    #[test]
+    fn default_chroma_is_420_and_frame_params_are_accepted() {
+        let mut b = b"YUV4MPEG2 W2 H2 F25:1\nFRAME Ixyz\n".to_vec();
+        b.extend([16, 16, 235, 235, 128, 128]);
+        let mut r = reader(b).unwrap();
+        assert_eq!(r.chroma(), Chroma::C420);
+        let f = r.next_frame().unwrap().unwrap();
+        assert_eq!(f.image.get_pixel(0, 0).0, [0, 0, 0]);
+        assert_eq!(f.image.get_pixel(0, 1).0, [255, 255, 255]);
+        assert!(r.next_frame().unwrap().is_none());
+    }
+
+    #[test]
+    fn colour_conversion_round_trips_through_the_writer() {
+        let mut img = RgbImage::new(4, 2);
+        for (i, p) in img.pixels_mut().enumerate() {
+            *p = image::Rgb([200, 60, 30 + i as u8]);
+        }
+        let mut buf = Vec::new();
+        let mut w = Y4mWriter::new(&mut buf, 4, 2, 25).unwrap();
+        w.write(&img).unwrap();
+        w.finish().unwrap();
+        let f = reader(buf).unwrap().next_frame().unwrap().unwrap();
+        for (a, b) in f.image.pixels().zip(img.pixels()) {
+            for c in 0..3 {
+                assert!((a[c] as i32 - b[c] as i32).abs() <= 6, "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_headers_and_frames_are_reported_with_offsets() {
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"".to_vec(), "empty file"),
+            (b"RIFF....\n".to_vec(), "not a Y4M file"),
+            (b"YUV4MPEG2 W0 H2 F25:1\n".to_vec(), "positive W"),
+            (b"YUV4MPEG2 W2 H2 F25:0\n".to_vec(), "frame rate"),
+            (b"YUV4MPEG2 W2 H2 F25:1 C420p10\n".to_vec(), "not supported"),
+            (b"YUV4MPEG2 W2 H2 F25:1".to_vec(), "not terminated"),
+        ];
+        for (bytes, want) in cases {
+            let e = reader(bytes).err().expect("error").to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        let mut b = clip("YUV4MPEG2 W2 H2 F25:1", 6, 1, 100);
+        b.extend_from_slice(b"FRAMX\n");
+        let mut r = reader(b).unwrap();
+        r.next_frame().unwrap();
+        let e = r.next_frame().unwrap_err().to_string();
+        assert!(e.contains("byte 34") && e.contains("frame 1") && e.contains("FRAME marker"), "{e}");
+        let mut b = clip("YUV4MPEG2 W2 H2 F25:1", 6, 1, 100);
+        b.truncate(b.len() - 2);
+        let e = reader(b).unwrap().next_frame().unwrap_err().to_string();
+        assert!(e.contains("truncated frame: 4 of 6 bytes") && e.contains("frame 0"), "{e}");
+    }
+}

@@ -1,0 +1,107 @@
+//! `emocue bench`: single-thread throughput and latency of each stage and of the whole
+//! pipeline, on the bundled sample clip scaled to 640x480. Key names are documented in
+//! docs/performance.md and shared with `training/bench_onnxruntime.py`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::Frame;
+use crate::classify::Classifier;
+use crate::config::Config;
+use crate::pipeline::{Pipeline, resolve_model};
+use crate::source;
+use crate::stats::percentile;
+
+/// Runs `f` repeatedly for about `secs` seconds (after a short warm-up) and reports
+/// calls per second and latency percentiles in ms.
+pub fn measure(secs: f64, items_per_call: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Value> {
+    for _ in 0..3 {
+        f()?;
+    }
+    let mut lat = Vec::new();
+    let start = Instant::now();
+    let budget = Duration::from_secs_f64(secs);
+    while start.elapsed() < budget || lat.len() < 5 {
+        let t = Instant::now();
+        f()?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let total = start.elapsed().as_secs_f64();
+    let r = |x: f64| (x * 1000.0).round() / 1000.0;
+    Ok(json!({
+        "per_s": r(lat.len() as f64 * items_per_call as f64 / total),
+        "p50_ms": r(percentile(&lat, 0.5)),
+        "p95_ms": r(percentile(&lat, 0.95)),
+        "calls": lat.len(),
+    }))
+}
+
+/// Peak resident memory of this process in MiB (Linux), if known.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kb / 1024.0 * 10.0).round() / 10.0)
+}
+
+/// Loads the sample clip, each frame scaled to 640x480.
+pub fn sample_frames() -> anyhow::Result<Vec<Frame>> {
+    let dir = crate::bundled_path("samples/astronaut");
+    let mut src = source::open(&dir, 15.0)?;
+    let mut frames = Vec::new();
+    while let Some(f) = src.next_frame()? {
+        let img = image::imageops::resize(&f.image, 640, 480, image::imageops::FilterType::Triangle);
+        frames.push(Frame::new(f.index, f.timestamp_ms, img));
+    }
+    Ok(frames)
+}
+
+/// Every measurement, as one JSON object.
+pub fn run(config: &Config, secs: f64) -> anyhow::Result<Value> {
+    let frames = sample_frames()?;
+    let mut out = Map::new();
+    let luma = frames[0].luma();
+    let mut pipeline = Pipeline::new(config.clone())?;
+    let dets = pipeline.detector_mut().detect(&frames[0])?;
+    let det = dets.first().ok_or_else(|| anyhow::anyhow!("no face in the sample frame"))?.clone();
+
+    let int8 = resolve_model(&config.models.classifier);
+    let f32_path = int8.to_string_lossy().replace(".int8.onnx", ".onnx");
+    for (key, path) in [("int8", int8.clone()), ("f32", f32_path.into())] {
+        let path: &Path = &path;
+        if !path.exists() {
+            continue;
+        }
+        let mut c = Classifier::load(path)?;
+        let crop = c.contract().crop.crop(&luma, &det);
+        for b in [1usize, 4] {
+            let batch = vec![crop.clone(); b];
+            let m = measure(secs, b, || c.logits(&batch).map(|_| ()).map_err(Into::into))?;
+            out.insert(format!("classifier_{key}_batch{b}"), m);
+        }
+    }
+    let mut i = 0;
+    out.insert(
+        "detector_640x480".into(),
+        measure(secs, 1, || {
+            i = (i + 1) % frames.len();
+            pipeline.detector_mut().detect(&frames[i]).map(|_| ()).map_err(Into::into)
+        })?,
+    );
+    let mut i = 0;
+    let mut t = 0.0;
+    out.insert(
+        "pipeline_640x480".into(),
+        measure(secs, 1, || {
+            i = (i + 1) % frames.len();
+            t += 1000.0 / 15.0;
+            let f = Frame::new(i as u64, t, frames[i].image.clone());
+            pipeline.process(&f).map(|_| ()).map_err(Into::into)
+        })?,
+    );
+    out.insert("peak_rss_mib".into(), json!(peak_rss_mib()));
+    out.insert("threads".into(), json!(1));
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every number in docs/results.md and models/README.md: scores the shipped ONNX files
+# with onnxruntime (1 thread) and writes docs/results/*.json and docs/img/*.png.
+#   training/evaluate_all.sh [.venv/bin/python]
+set -euo pipefail
+PY=${1:-python}
+cd "$(dirname "$0")"
+R=../docs/results; I=../docs/img; M=../models
+mkdir -p $R $I
+export OMP_NUM_THREADS=1
+for p in onnx int8.onnx; do
+  tag=${p%.onnx}; tag=${tag:-f32}; [ "$p" = onnx ] && tag=f32
+  $PY evaluate.py fer $M/emotionnet_nano_b.$p --json $R/deployed_fer_test_$tag.json \
+    --figure $I/cm_deployed_fer_test_$tag.png --title "deployed Nano-B $tag, FER2013Test"
+  $PY evaluate.py ck $M/emotionnet_nano_b.$p --folds 8,9 --json $R/deployed_ck_heldout_$tag.json \
+    --figure $I/cm_deployed_ck_heldout_$tag.png --title "deployed Nano-B $tag, CK+ folds 8-9 (never trained on)"
+done
+$PY evaluate.py agree $M/emotionnet_nano_b.onnx $M/emotionnet_nano_b.int8.onnx --json $R/deployed_int8_vs_f32.json
+if [ -f $M/fer_only/emotionnet_nano_b_fer.int8.onnx ]; then
+  $PY evaluate.py ck $M/fer_only/emotionnet_nano_b_fer.int8.onnx --json $R/fer_only_ck_all.json \
+    --figure $I/cm_fer_only_ck_all.png --title "FER+-only Nano-B int8 on all CK+ (7-way)"
+  $PY evaluate.py fer $M/fer_only/emotionnet_nano_b_fer.int8.onnx --json $R/fer_only_fer_test.json
+fi
+if [ -f $M/ckplus/nano_b_fold0.int8.onnx ]; then
+  $PY evaluate.py folds $M/ckplus --pattern 'nano_b_fold{k}.int8.onnx' --json $R/ckplus_10fold_int8.json \
+    --figure $I/cm_ckplus_10fold_int8.png --title "CK+ 10-fold, Nano-B int8 (FER+ pretrained)"
+fi
+if [ -f runs/ck_b_ferinit/fold0.pt ]; then
+  $PY ckfold_f32.py runs/ck_b_ferinit --json $R/ckplus_10fold_f32.json
+fi
