@@ -16,7 +16,11 @@ use crate::stats::percentile;
 
 /// Runs `f` repeatedly for about `secs` seconds (after a short warm-up) and reports
 /// calls per second and latency percentiles in ms.
-pub fn measure(secs: f64, items_per_call: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Value> {
+pub fn measure(
+    secs: f64,
+    items_per_call: usize,
+    mut f: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<Value> {
     for _ in 0..3 {
         f()?;
     }
@@ -52,7 +56,8 @@ pub fn sample_frames() -> anyhow::Result<Vec<Frame>> {
     let mut src = source::open(&dir, 15.0)?;
     let mut frames = Vec::new();
     while let Some(f) = src.next_frame()? {
-        let img = image::imageops::resize(&f.image, 640, 480, image::imageops::FilterType::Triangle);
+        let img =
+            image::imageops::resize(&f.image, 640, 480, image::imageops::FilterType::Triangle);
         frames.push(Frame::new(f.index, f.timestamp_ms, img));
     }
     Ok(frames)
@@ -65,7 +70,10 @@ pub fn run(config: &Config, secs: f64) -> anyhow::Result<Value> {
     let luma = frames[0].luma();
     let mut pipeline = Pipeline::new(config.clone())?;
     let dets = pipeline.detector_mut().detect(&frames[0])?;
-    let det = dets.first().ok_or_else(|| anyhow::anyhow!("no face in the sample frame"))?.clone();
+    let det = dets
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no face in the sample frame"))?
+        .clone();
 
     let int8 = resolve_model(&config.models.classifier);
     let f32_path = int8.to_string_lossy().replace(".int8.onnx", ".onnx");
@@ -87,7 +95,11 @@ pub fn run(config: &Config, secs: f64) -> anyhow::Result<Value> {
         "detector_640x480".into(),
         measure(secs, 1, || {
             i = (i + 1) % frames.len();
-            pipeline.detector_mut().detect(&frames[i]).map(|_| ()).map_err(Into::into)
+            pipeline
+                .detector_mut()
+                .detect(&frames[i])
+                .map(|_| ())
+                .map_err(Into::into)
         })?,
     );
     let mut i = 0;

@@ -211,7 +211,9 @@ impl Classifier {
 
 /// A square crop mirrored left to right.
 fn mirror(crop: &[f32], n: usize) -> Vec<f32> {
-    crop.chunks(n).flat_map(|row| row.iter().rev().copied()).collect()
+    crop.chunks(n)
+        .flat_map(|row| row.iter().rev().copied())
+        .collect()
 }
 
 /// Softmax of `logits / temperature`, numerically stable.

@@ -25,6 +25,8 @@ pub struct Config {
     pub smoothing: SmoothingOptions,
     /// Caption text per class key, plus `unsure`.
     pub captions: BTreeMap<String, String>,
+    /// How the overlay draws captions (size, motion, colours).
+    pub overlay: crate::render::OverlayOptions,
 }
 
 /// Where the models are; relative paths are taken from the working directory first,
@@ -87,6 +89,7 @@ impl Default for Config {
             detection: DetectionOptions::default(),
             tracking: TrackerOptions::default(),
             smoothing: SmoothingOptions::default(),
+            overlay: crate::render::OverlayOptions::default(),
             captions: captions
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -195,6 +198,7 @@ impl Config {
                 ));
             }
         }
+        self.overlay.validate()?;
         for (k, v) in &self.captions {
             if v.trim().is_empty() || v.chars().count() > 40 {
                 return Err(format!(

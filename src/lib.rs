@@ -8,6 +8,7 @@
 //! captions. [`pipeline`] wires the stages for one frame; [`replay`] drives it over a
 //! recorded clip and writes [`events`].
 
+pub mod bench;
 pub mod classify;
 pub mod config;
 pub mod crop;
@@ -16,6 +17,7 @@ pub mod events;
 pub mod frame;
 pub mod onnx;
 pub mod pipeline;
+pub mod render;
 pub mod replay;
 pub mod smooth;
 pub mod source;

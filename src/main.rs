@@ -44,6 +44,18 @@ enum Cmd {
         /// Frame rate of image folders.
         #[arg(long, default_value_t = 25.0)]
         fps: f64,
+        /// Render the overlay offscreen and write PNG frames into this folder.
+        #[arg(long, value_name = "DIR")]
+        render: Option<PathBuf>,
+        /// With --render, write only every Nth frame.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        every: u64,
+        /// Render the overlay into a Y4M clip (every frame).
+        #[arg(long, value_name = "OUT.y4m")]
+        render_video: Option<PathBuf>,
+        /// Behind the captions: passthrough (camera), see-through (black) or debug.
+        #[arg(long, value_name = "MODE", default_value = "passthrough")]
+        render_mode: emocue::render::RenderMode,
     },
     /// Classify the faces in images: one JSON line per file.
     Classify {
@@ -69,6 +81,18 @@ enum Cmd {
         /// Camera device.
         #[arg(long, default_value = "/dev/video0")]
         device: PathBuf,
+        /// Settings file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Measure single-thread throughput and latency of each stage and the pipeline.
+    Bench {
+        /// Print JSON (keys in docs/performance.md) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
         /// Settings file (TOML).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -107,10 +131,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_timing,
             config,
             fps,
+            render,
+            every,
+            render_video,
+            render_mode,
         } => {
             let cfg = load_config(config.as_deref())?;
+            let overlay = cfg.overlay.clone();
             let mut pipeline = Pipeline::new(cfg)?;
             let mut src = source::open(&input, fps)?;
+            let targets = emocue::render::output::RenderTargets {
+                png_dir: render,
+                every,
+                video: render_video,
+                fps: src.fps(),
+            };
+            let mut rendered = render_output(targets, render_mode, overlay)?;
             eprintln!("emocue: replaying {}", src.describe());
             let stdout = std::io::stdout();
             let mut sink: Option<Box<dyn Write>> = match &events {
@@ -122,16 +158,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None if summary => None,
                 None => Some(Box::new(BufWriter::new(stdout.lock()))),
             };
-            let result = emocue::replay::replay(
+            let result = emocue::replay::replay_with(
                 &mut pipeline,
                 src.as_mut(),
                 sink.as_deref_mut().map(|w| w as &mut dyn Write),
                 !no_timing,
+                &mut |frame, fr| match rendered.as_mut() {
+                    Some(r) => r.frame(frame, fr),
+                    None => Ok(()),
+                },
             );
             if let Some(mut s) = sink {
                 s.flush()?; // keep what was written even when a later frame failed
             }
             let sum = result?;
+            if let Some(r) = rendered {
+                eprintln!("emocue: {}", r.finish()?);
+            }
             if summary {
                 println!(
                     "{}",
@@ -161,6 +204,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&sum.to_json(true))?);
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Bench {
+            json,
+            seconds,
+            config,
+        } => {
+            let cfg = load_config(config.as_deref())?;
+            let v = emocue::bench::run(&cfg, seconds)?;
+            if json {
+                println!("{}", serde_json::to_string(&v)?);
+            } else if let Some(m) = v.as_object() {
+                println!(
+                    "{:<28} {:>10} {:>9} {:>9}",
+                    "measurement", "per s", "p50 ms", "p95 ms"
+                );
+                for (k, r) in m.iter().filter(|(_, r)| r.is_object()) {
+                    println!(
+                        "{k:<28} {:>10} {:>9} {:>9}",
+                        r["per_s"], r["p50_ms"], r["p95_ms"]
+                    );
+                }
+                println!("peak memory: {} MiB, threads: 1", v["peak_rss_mib"]);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Classify {
             files,
             crop,
@@ -179,6 +246,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         },
     }
+}
+
+/// The overlay renderer for `replay --render/--render-video`, opened before the
+/// replay starts so a machine without a GPU adapter fails at once, with the fix.
+fn render_output(
+    targets: emocue::render::output::RenderTargets,
+    mode: emocue::render::RenderMode,
+    overlay: emocue::render::OverlayOptions,
+) -> anyhow::Result<Option<emocue::render::output::RenderOutput>> {
+    if targets.png_dir.is_none() && targets.video.is_none() {
+        return Ok(None);
+    }
+    let renderer = emocue::render::Renderer::new(overlay, mode)?;
+    eprintln!("emocue: rendering on {}", renderer.adapter());
+    Ok(Some(emocue::render::output::RenderOutput::new(
+        renderer, targets,
+    )?))
 }
 
 fn expand(files: Vec<PathBuf>) -> Vec<PathBuf> {
@@ -288,6 +372,8 @@ fn classify_one(
             dets.truncate(1);
             det.options_mut().min_score = cfg.detection.min_score;
         }
+        // The main subject first: photos are judged by their largest face.
+        dets.sort_by(|a, b| (b.rect.w * b.rect.h).total_cmp(&(a.rect.w * a.rect.h)));
         let crops = dets.iter().map(|d| spec.crop(&luma, d)).collect();
         (
             dets.iter().map(|d| (d.rect, Some(d.score))).collect(),

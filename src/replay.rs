@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
+use crate::Frame;
 use crate::events::frame_event;
 use crate::pipeline::{FrameResult, Pipeline};
 use crate::smooth::Shown;
@@ -109,8 +110,20 @@ impl Summary {
 pub fn replay(
     pipeline: &mut Pipeline,
     source: &mut dyn FrameSource,
+    events: Option<&mut dyn Write>,
+    timing: bool,
+) -> anyhow::Result<Summary> {
+    replay_with(pipeline, source, events, timing, &mut |_, _| Ok(()))
+}
+
+/// [`replay`] that also hands every frame and its result to `on_frame` (the overlay
+/// renderer), after the frame's event is written, so it cannot change the events.
+pub fn replay_with(
+    pipeline: &mut Pipeline,
+    source: &mut dyn FrameSource,
     mut events: Option<&mut dyn Write>,
     timing: bool,
+    on_frame: &mut dyn FnMut(&Frame, &FrameResult) -> anyhow::Result<()>,
 ) -> anyhow::Result<Summary> {
     let labels = pipeline.labels().to_vec();
     let mut summary = Summary::new(source.fps());
@@ -121,6 +134,7 @@ pub fn replay(
             out.write_all(b"\n")?;
         }
         summary.add(&labels, &fr);
+        on_frame(&frame, &fr)?;
     }
     Ok(summary)
 }

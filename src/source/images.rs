@@ -157,12 +157,16 @@ mod tests {
     fn folder_plays_in_name_order_at_the_given_rate_and_skips_other_files() {
         let d = tmp("order");
         for (name, v) in [("b.png", 20u8), ("a.jpg", 10), ("c.PNG", 30)] {
-            image::RgbImage::from_pixel(4, 3, image::Rgb([v, v, v])).save(d.join(name)).unwrap();
+            image::RgbImage::from_pixel(4, 3, image::Rgb([v, v, v]))
+                .save(d.join(name))
+                .unwrap();
         }
         std::fs::write(d.join("notes.txt"), "x").unwrap();
         let mut f = ImageFolder::open(&d, 20.0).unwrap();
         assert_eq!(f.len(), 3);
-        let names: Vec<(u64, f64)> = std::iter::from_fn(|| f.next_frame().unwrap()).map(|fr| (fr.index, fr.timestamp_ms)).collect();
+        let names: Vec<(u64, f64)> = std::iter::from_fn(|| f.next_frame().unwrap())
+            .map(|fr| (fr.index, fr.timestamp_ms))
+            .collect();
         assert_eq!(names, vec![(0, 0.0), (1, 50.0), (2, 100.0)]);
         let mut f = ImageFolder::open(&d, 20.0).unwrap();
         let first = f.next_frame().unwrap().unwrap();
@@ -172,9 +176,21 @@ mod tests {
     #[test]
     fn empty_folder_bad_rate_and_corrupt_image_are_errors() {
         let d = tmp("bad");
-        assert!(ImageFolder::open(&d, 25.0).err().unwrap().to_string().contains("no .png/.jpg"));
+        assert!(
+            ImageFolder::open(&d, 25.0)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("no .png/.jpg")
+        );
         std::fs::write(d.join("x.png"), b"not a png").unwrap();
-        assert!(ImageFolder::open(&d, 0.0).err().unwrap().to_string().contains("--fps"));
+        assert!(
+            ImageFolder::open(&d, 0.0)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("--fps")
+        );
         let mut f = ImageFolder::open(&d, 25.0).unwrap();
         let e = f.next_frame().unwrap_err().to_string();
         assert!(e.contains("x.png") && e.contains("frame 0"), "{e}");

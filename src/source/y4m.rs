@@ -390,8 +390,20 @@ mod tests {
     #[test]
     fn parses_every_chroma_layout_and_odd_sizes() {
         // 5x3: 4:2:0 chroma is 3x2, 4:2:2 is 3x3.
-        for (tag, bytes) in [("C420jpeg", 15 + 2 * 6), ("C420mpeg2", 15 + 2 * 6), ("C422", 15 + 2 * 9), ("C444", 45), ("Cmono", 15)] {
-            let mut r = reader(clip(&format!("YUV4MPEG2 W5 H3 F30000:1001 It A1:1 {tag} XCOLORRANGE=LIMITED"), bytes, 3, 128)).unwrap();
+        for (tag, bytes) in [
+            ("C420jpeg", 15 + 2 * 6),
+            ("C420mpeg2", 15 + 2 * 6),
+            ("C422", 15 + 2 * 9),
+            ("C444", 45),
+            ("Cmono", 15),
+        ] {
+            let mut r = reader(clip(
+                &format!("YUV4MPEG2 W5 H3 F30000:1001 It A1:1 {tag} XCOLORRANGE=LIMITED"),
+                bytes,
+                3,
+                128,
+            ))
+            .unwrap();
             assert_eq!(r.size(), (5, 3));
             assert!((r.fps() - 29.97).abs() < 0.01);
             let mut n = 0;
@@ -453,10 +465,16 @@ mod tests {
         let mut r = reader(b).unwrap();
         r.next_frame().unwrap();
         let e = r.next_frame().unwrap_err().to_string();
-        assert!(e.contains("byte 34") && e.contains("frame 1") && e.contains("FRAME marker"), "{e}");
+        assert!(
+            e.contains("byte 34") && e.contains("frame 1") && e.contains("FRAME marker"),
+            "{e}"
+        );
         let mut b = clip("YUV4MPEG2 W2 H2 F25:1", 6, 1, 100);
         b.truncate(b.len() - 2);
         let e = reader(b).unwrap().next_frame().unwrap_err().to_string();
-        assert!(e.contains("truncated frame: 4 of 6 bytes") && e.contains("frame 0"), "{e}");
+        assert!(
+            e.contains("truncated frame: 4 of 6 bytes") && e.contains("frame 0"),
+            "{e}"
+        );
     }
 }

@@ -1,0 +1,559 @@
+//! The wgpu side: device, pipelines (`shaders/frame.wgsl`, `shaders/overlay.wgsl`),
+//! textures, and the offscreen target read back into an image.
+//!
+//! Output is `Rgba8Unorm`, not sRGB: camera pixels are copied through unchanged and
+//! colours from the settings land exactly as written, which is what tests compare.
+
+use image::{RgbImage, RgbaImage};
+use wgpu::util::DeviceExt;
+
+use super::RenderError;
+use super::atlas::GlyphAtlas;
+use super::draw::Quad;
+
+const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Globals {
+    screen: [f32; 2],
+    atlas_size: [f32; 2],
+}
+
+struct Target {
+    width: u32,
+    height: u32,
+    texture: wgpu::Texture,
+    view: wgpu::TextureView,
+    readback: wgpu::Buffer,
+    padded_row: u32,
+}
+
+struct FrameTexture {
+    width: u32,
+    height: u32,
+    texture: wgpu::Texture,
+    bind_group: wgpu::BindGroup,
+}
+
+struct AtlasTexture {
+    size: u32,
+    generation: u64,
+    texture: wgpu::Texture,
+    bind_group: wgpu::BindGroup,
+}
+
+/// A wgpu device with the overlay's two pipelines and the textures they use.
+pub struct GpuRenderer {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    frame_pipeline: wgpu::RenderPipeline,
+    overlay_pipeline: wgpu::RenderPipeline,
+    frame_layout: wgpu::BindGroupLayout,
+    overlay_layout: wgpu::BindGroupLayout,
+    linear: wgpu::Sampler,
+    nearest: wgpu::Sampler,
+    globals: wgpu::Buffer,
+    instances: wgpu::Buffer,
+    instance_capacity: usize,
+    target: Option<Target>,
+    frame: Option<FrameTexture>,
+    atlas: Option<AtlasTexture>,
+}
+
+/// Finds an adapter: whatever the system prefers first, then a software fallback
+/// (lavapipe), so machines without a GPU still render.
+async fn adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter, RenderError> {
+    let mut opts = wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::HighPerformance,
+        force_fallback_adapter: false,
+        ..Default::default()
+    };
+    match instance.request_adapter(&opts).await {
+        Ok(a) => Ok(a),
+        Err(first) => {
+            opts.force_fallback_adapter = true;
+            instance
+                .request_adapter(&opts)
+                .await
+                .map_err(|_| RenderError::NoAdapter(first.to_string()))
+        }
+    }
+}
+
+fn texture_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::FRAGMENT,
+        ty: wgpu::BindingType::Texture {
+            sample_type: wgpu::TextureSampleType::Float { filterable: true },
+            view_dimension: wgpu::TextureViewDimension::D2,
+            multisampled: false,
+        },
+        count: None,
+    }
+}
+
+fn sampler_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::FRAGMENT,
+        ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+        count: None,
+    }
+}
+
+fn sampler(device: &wgpu::Device, filter: wgpu::FilterMode) -> wgpu::Sampler {
+    device.create_sampler(&wgpu::SamplerDescriptor {
+        label: Some("emocue sampler"),
+        address_mode_u: wgpu::AddressMode::ClampToEdge,
+        address_mode_v: wgpu::AddressMode::ClampToEdge,
+        mag_filter: filter,
+        min_filter: filter,
+        ..Default::default()
+    })
+}
+
+fn pipeline(
+    device: &wgpu::Device,
+    label: &str,
+    source: &str,
+    layout: &wgpu::BindGroupLayout,
+    buffers: &[Option<wgpu::VertexBufferLayout<'_>>],
+) -> wgpu::RenderPipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &[Some(layout)],
+        immediate_size: 0,
+    });
+    device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+        label: Some(label),
+        layout: Some(&pl),
+        vertex: wgpu::VertexState {
+            module: &module,
+            entry_point: Some("vs_main"),
+            compilation_options: Default::default(),
+            buffers,
+        },
+        primitive: wgpu::PrimitiveState::default(),
+        depth_stencil: None,
+        multisample: wgpu::MultisampleState::default(),
+        fragment: Some(wgpu::FragmentState {
+            module: &module,
+            entry_point: Some("fs_main"),
+            compilation_options: Default::default(),
+            targets: &[Some(wgpu::ColorTargetState {
+                format: FORMAT,
+                // Straight alpha over an opaque background; destination alpha stays 1.
+                blend: Some(wgpu::BlendState {
+                    color: wgpu::BlendComponent {
+                        src_factor: wgpu::BlendFactor::SrcAlpha,
+                        dst_factor: wgpu::BlendFactor::OneMinusSrcAlpha,
+                        operation: wgpu::BlendOperation::Add,
+                    },
+                    alpha: wgpu::BlendComponent {
+                        src_factor: wgpu::BlendFactor::One,
+                        dst_factor: wgpu::BlendFactor::OneMinusSrcAlpha,
+                        operation: wgpu::BlendOperation::Add,
+                    },
+                }),
+                write_mask: wgpu::ColorWrites::ALL,
+            })],
+        }),
+        multiview_mask: None,
+        cache: None,
+    })
+}
+
+impl GpuRenderer {
+    /// Opens a device and builds the pipelines. Fails with
+    /// [`RenderError::NoAdapter`] when the machine has neither a GPU nor lavapipe.
+    pub fn new() -> Result<Self, RenderError> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = pollster::block_on(adapter(&instance))?;
+        let info = adapter.get_info();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("emocue overlay"),
+            required_limits: wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits()),
+            ..Default::default()
+        }))
+        .map_err(|e| RenderError::Device(e.to_string()))?;
+
+        let frame_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("frame"),
+            entries: &[texture_entry(0), sampler_entry(1)],
+        });
+        let overlay_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("overlay"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+                texture_entry(1),
+                sampler_entry(2),
+            ],
+        });
+        let frame_pipeline = pipeline(
+            &device,
+            "frame.wgsl",
+            include_str!("../../shaders/frame.wgsl"),
+            &frame_layout,
+            &[],
+        );
+        let attributes = wgpu::vertex_attr_array![0 => Float32x4, 1 => Float32x4, 2 => Float32x4, 3 => Float32x4];
+        let overlay_pipeline = pipeline(
+            &device,
+            "overlay.wgsl",
+            include_str!("../../shaders/overlay.wgsl"),
+            &overlay_layout,
+            &[Some(wgpu::VertexBufferLayout {
+                array_stride: std::mem::size_of::<Quad>() as u64,
+                step_mode: wgpu::VertexStepMode::Instance,
+                attributes: &attributes,
+            })],
+        );
+        let globals = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("globals"),
+            size: std::mem::size_of::<Globals>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let instance_capacity = 256;
+        let instances = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("quads"),
+            size: (instance_capacity * std::mem::size_of::<Quad>()) as u64,
+            usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(GpuRenderer {
+            linear: sampler(&device, wgpu::FilterMode::Linear),
+            nearest: sampler(&device, wgpu::FilterMode::Nearest),
+            device,
+            queue,
+            info,
+            frame_pipeline,
+            overlay_pipeline,
+            frame_layout,
+            overlay_layout,
+            globals,
+            instances,
+            instance_capacity,
+            target: None,
+            frame: None,
+            atlas: None,
+        })
+    }
+
+    /// The adapter's name and backend, for logs and benchmark reports.
+    pub fn adapter_name(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    fn ensure_target(&mut self, width: u32, height: u32) {
+        if self
+            .target
+            .as_ref()
+            .is_some_and(|t| t.width == width && t.height == height)
+        {
+            return;
+        }
+        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("overlay target"),
+            size: wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: FORMAT,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let padded_row = (width * 4).div_ceil(align) * align;
+        let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: padded_row as u64 * height as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.target = Some(Target {
+            width,
+            height,
+            view: texture.create_view(&Default::default()),
+            texture,
+            readback,
+            padded_row,
+        });
+    }
+
+    fn upload_frame(&mut self, img: &RgbImage) {
+        let (width, height) = img.dimensions();
+        if !self
+            .frame
+            .as_ref()
+            .is_some_and(|f| f.width == width && f.height == height)
+        {
+            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("camera frame"),
+                size: wgpu::Extent3d {
+                    width,
+                    height,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba8Unorm,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            });
+            let view = texture.create_view(&Default::default());
+            let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("frame"),
+                layout: &self.frame_layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: wgpu::BindingResource::TextureView(&view),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: wgpu::BindingResource::Sampler(&self.linear),
+                    },
+                ],
+            });
+            self.frame = Some(FrameTexture {
+                width,
+                height,
+                texture,
+                bind_group,
+            });
+        }
+        let Some(f) = &self.frame else { return };
+        let mut rgba = Vec::with_capacity((width * height * 4) as usize);
+        for p in img.as_raw().chunks_exact(3) {
+            rgba.extend_from_slice(&[p[0], p[1], p[2], 255]);
+        }
+        self.queue.write_texture(
+            f.texture.as_image_copy(),
+            &rgba,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(width * 4),
+                rows_per_image: Some(height),
+            },
+            wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+        );
+    }
+
+    fn upload_atlas(&mut self, atlas: &GlyphAtlas) {
+        let size = atlas.size();
+        if self.atlas.as_ref().is_none_or(|a| a.size != size) {
+            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("glyph atlas"),
+                size: wgpu::Extent3d {
+                    width: size,
+                    height: size,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::R8Unorm,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            });
+            let view = texture.create_view(&Default::default());
+            let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("overlay"),
+                layout: &self.overlay_layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: self.globals.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: wgpu::BindingResource::TextureView(&view),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: wgpu::BindingResource::Sampler(&self.nearest),
+                    },
+                ],
+            });
+            self.atlas = Some(AtlasTexture {
+                size,
+                generation: 0,
+                texture,
+                bind_group,
+            });
+        }
+        let Some(a) = &mut self.atlas else { return };
+        if a.generation == atlas.generation() {
+            return;
+        }
+        self.queue.write_texture(
+            a.texture.as_image_copy(),
+            atlas.pixels(),
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(size),
+                rows_per_image: Some(size),
+            },
+            wgpu::Extent3d {
+                width: size,
+                height: size,
+                depth_or_array_layers: 1,
+            },
+        );
+        a.generation = atlas.generation();
+    }
+
+    /// Draws `quads` over `background` (black when `None`) on a `width`×`height`
+    /// target and reads the pixels back.
+    pub fn render(
+        &mut self,
+        width: u32,
+        height: u32,
+        background: Option<&RgbImage>,
+        quads: &[Quad],
+        atlas: &GlyphAtlas,
+    ) -> Result<RgbaImage, RenderError> {
+        if width == 0 || height == 0 {
+            return Err(RenderError::Gpu(format!("empty target {width}x{height}")));
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        self.ensure_target(width, height);
+        if let Some(img) = background {
+            self.upload_frame(img);
+        }
+        self.upload_atlas(atlas);
+        self.queue.write_buffer(
+            &self.globals,
+            0,
+            bytemuck::bytes_of(&Globals {
+                screen: [width as f32, height as f32],
+                atlas_size: [atlas.size() as f32; 2],
+            }),
+        );
+        if quads.len() > self.instance_capacity {
+            self.instance_capacity = quads.len().next_power_of_two();
+            self.instances = self
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("quads"),
+                    contents: &vec![0u8; self.instance_capacity * std::mem::size_of::<Quad>()],
+                    usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+                });
+        }
+        if !quads.is_empty() {
+            self.queue
+                .write_buffer(&self.instances, 0, bytemuck::cast_slice(quads));
+        }
+
+        let (Some(target), Some(atlas_tex)) = (&self.target, &self.atlas) else {
+            return Err(RenderError::Gpu("render target missing".into()));
+        };
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("overlay"),
+            });
+        {
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("overlay"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &target.view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                ..Default::default()
+            });
+            if let (Some(_), Some(f)) = (background, &self.frame) {
+                pass.set_pipeline(&self.frame_pipeline);
+                pass.set_bind_group(0, &f.bind_group, &[]);
+                pass.draw(0..3, 0..1);
+            }
+            if !quads.is_empty() {
+                pass.set_pipeline(&self.overlay_pipeline);
+                pass.set_bind_group(0, &atlas_tex.bind_group, &[]);
+                pass.set_vertex_buffer(0, self.instances.slice(..));
+                pass.draw(0..6, 0..quads.len() as u32);
+            }
+        }
+        encoder.copy_texture_to_buffer(
+            target.texture.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: &target.readback,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(target.padded_row),
+                    rows_per_image: Some(height),
+                },
+            },
+            wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+        );
+        self.queue.submit([encoder.finish()]);
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        target
+            .readback
+            .map_async(wgpu::MapMode::Read, .., move |r| {
+                let _ = tx.send(r);
+            });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| RenderError::Gpu(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| RenderError::Gpu(e.to_string()))?
+            .map_err(|e| RenderError::Gpu(e.to_string()))?;
+        let mut out = Vec::with_capacity((width * height * 4) as usize);
+        {
+            let view = target
+                .readback
+                .get_mapped_range(..)
+                .map_err(|e| RenderError::Gpu(e.to_string()))?;
+            for row in view.chunks_exact(target.padded_row as usize) {
+                out.extend_from_slice(&row[..(width * 4) as usize]);
+            }
+        }
+        target.readback.unmap();
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(RenderError::Gpu(e.to_string()));
+        }
+        RgbaImage::from_raw(width, height, out)
+            .ok_or_else(|| RenderError::Gpu("readback size mismatch".into()))
+    }
+}

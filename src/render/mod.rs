@@ -1,0 +1,221 @@
+//! The overlay: captions drawn next to faces with wgpu, offscreen for tests and
+//! `replay --render`, the same code for a display.
+//!
+//! A frame's overlay is made in three steps, each testable alone:
+//! [`layout`] places captions (pure geometry), [`draw`] turns the layout into quads
+//! (glyphs from the [`atlas`], plates, brackets, debug bars), and [`gpu`] draws the
+//! quads over the camera frame or black and reads the pixels back.
+
+pub mod atlas;
+pub mod draw;
+pub mod gpu;
+pub mod layout;
+pub mod output;
+pub mod style;
+
+use std::time::Instant;
+
+use glam::Vec2;
+use image::{RgbImage, RgbaImage};
+
+use crate::detect::Rect;
+use crate::pipeline::FrameResult;
+use crate::smooth::Shown;
+
+pub use atlas::GlyphAtlas;
+pub use gpu::GpuRenderer;
+pub use layout::{Aabb, CaptionLayout, CaptionRequest, LayoutOptions, PlacedCaption};
+pub use style::{OverlayOptions, Rgba};
+
+/// What is behind the captions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RenderMode {
+    /// The camera frame, for video passthrough displays and for reviewing clips.
+    #[default]
+    Passthrough,
+    /// Black, which optical see-through displays show as transparent.
+    SeeThrough,
+    /// Passthrough plus face boxes, track ids and probability bars, for developers.
+    Debug,
+}
+
+impl std::str::FromStr for RenderMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "passthrough" => Ok(RenderMode::Passthrough),
+            "see-through" => Ok(RenderMode::SeeThrough),
+            "debug" => Ok(RenderMode::Debug),
+            _ => Err(format!(
+                "unknown render mode {s:?} (expected passthrough, see-through or debug)"
+            )),
+        }
+    }
+}
+
+/// Why the overlay could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// No GPU and no software renderer: the fix is an install, so the message says it.
+    #[error(
+        "no wgpu adapter found ({0}); without a GPU install Mesa's software Vulkan: \
+         apt-get install mesa-vulkan-drivers"
+    )]
+    NoAdapter(String),
+    /// The adapter refused to open a device.
+    #[error("cannot open the GPU device: {0}")]
+    Device(String),
+    /// A GPU operation failed (validation, lost device, readback).
+    #[error("GPU error: {0}")]
+    Gpu(String),
+    /// The font could not be read.
+    #[error("cannot read the font: {0}")]
+    Font(String),
+}
+
+/// One face as the overlay needs it.
+#[derive(Clone, Debug)]
+pub struct OverlayFace {
+    /// Track id.
+    pub track_id: u64,
+    /// Face box in frame pixels.
+    pub rect: Rect,
+    /// Detected this frame (false while the tracker coasts).
+    pub detected: bool,
+    /// Caption text, if one is shown.
+    pub caption: Option<String>,
+    /// The caption is the `unsure` one.
+    pub unsure: bool,
+    /// Smoothed class probabilities (debug bars).
+    pub probs: Vec<f32>,
+    /// Index of the shown class (debug bars).
+    pub shown_index: Option<usize>,
+}
+
+/// Everything the overlay draws for one frame, detached from the pipeline's types so
+/// tests can make one by hand.
+#[derive(Clone, Debug, Default)]
+pub struct Scene {
+    /// Frame time, ms (drives caption motion smoothing).
+    pub timestamp_ms: f64,
+    /// The faces.
+    pub faces: Vec<OverlayFace>,
+}
+
+impl Scene {
+    /// The overlay's view of a pipeline result.
+    pub fn from_result(fr: &FrameResult) -> Self {
+        Scene {
+            timestamp_ms: fr.timestamp_ms,
+            faces: fr
+                .faces
+                .iter()
+                .map(|f| OverlayFace {
+                    track_id: f.track_id,
+                    rect: f.rect,
+                    detected: f.detection.is_some(),
+                    caption: f.caption.clone(),
+                    unsure: f.shown == Shown::Unsure,
+                    probs: f.smoothed.clone(),
+                    shown_index: match f.shown {
+                        Shown::Label(i) => Some(i),
+                        _ => None,
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Layout, glyph atlas and GPU state: feed it frames and scenes, get pictures.
+pub struct Renderer {
+    gpu: GpuRenderer,
+    atlas: GlyphAtlas,
+    layout: CaptionLayout,
+    options: OverlayOptions,
+    mode: RenderMode,
+    last: Vec<PlacedCaption>,
+    last_ms: f64,
+}
+
+impl Renderer {
+    /// An offscreen renderer on the best adapter there is (a GPU, else lavapipe).
+    pub fn new(options: OverlayOptions, mode: RenderMode) -> Result<Self, RenderError> {
+        Ok(Renderer {
+            gpu: GpuRenderer::new()?,
+            atlas: GlyphAtlas::bundled()?,
+            layout: CaptionLayout::new(),
+            options,
+            mode,
+            last: Vec::new(),
+            last_ms: 0.0,
+        })
+    }
+
+    /// The adapter in use, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)".
+    pub fn adapter(&self) -> String {
+        self.gpu.adapter_name()
+    }
+
+    /// The captions as placed in the last rendered frame (for tests and tools).
+    pub fn last_layout(&self) -> &[PlacedCaption] {
+        &self.last
+    }
+
+    /// Wall time of the last [`Renderer::render`] call, ms, readback included.
+    pub fn last_render_ms(&self) -> f64 {
+        self.last_ms
+    }
+
+    /// Caption text size in pixels on a screen of this size.
+    pub fn caption_px(&self, width: u32, height: u32) -> f32 {
+        self.options.caption_px_for(width, height)
+    }
+
+    /// Draws one frame: `frame` is the camera image (its size is the screen size; in
+    /// see-through mode only its size is used) and `scene` what to caption.
+    pub fn render(&mut self, frame: &RgbImage, scene: &Scene) -> Result<RgbaImage, RenderError> {
+        let t0 = Instant::now();
+        let (w, h) = frame.dimensions();
+        let px = self.options.caption_px_for(w, h);
+        let opts =
+            LayoutOptions::for_text_px(px, self.options.max_width_em, self.options.motion_tau_ms);
+        let requests: Vec<CaptionRequest> = scene
+            .faces
+            .iter()
+            .filter_map(|f| {
+                Some(CaptionRequest {
+                    track_id: f.track_id,
+                    face: f.rect,
+                    text: f.caption.clone()?,
+                })
+            })
+            .collect();
+        self.last = self.layout.place(
+            scene.timestamp_ms,
+            Vec2::new(w as f32, h as f32),
+            &requests,
+            &opts,
+            &self.atlas,
+        );
+        if self.atlas.fill() > 0.75 {
+            self.atlas.clear();
+        }
+        let quads = draw::build(
+            scene,
+            &self.last,
+            &mut self.atlas,
+            &self.options,
+            self.mode,
+            px,
+        );
+        let background = match self.mode {
+            RenderMode::SeeThrough => None,
+            RenderMode::Passthrough | RenderMode::Debug => Some(frame),
+        };
+        let img = self.gpu.render(w, h, background, &quads, &self.atlas)?;
+        self.last_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        Ok(img)
+    }
+}

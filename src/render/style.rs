@@ -1,0 +1,174 @@
+//! Overlay settings (config section `[overlay]`): caption size, wrapping, motion
+//! smoothing and colours. Clinicians and wearers tune these, so they live in the
+//! settings file rather than in code.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A colour written `"#rrggbb"` or `"#rrggbbaa"` in the settings file, so it can be
+/// copied from any colour picker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rgba(pub [u8; 4]);
+
+impl Rgba {
+    /// Parses `#rrggbb` or `#rrggbbaa` (the `#` is optional).
+    pub fn parse(s: &str) -> Result<Rgba, String> {
+        let hex = s.strip_prefix('#').unwrap_or(s);
+        if !(hex.len() == 6 || hex.len() == 8) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!(
+                "colour {s:?} is not \"#rrggbb\" or \"#rrggbbaa\" (hex digits)"
+            ));
+        }
+        let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0);
+        let a = if hex.len() == 8 { byte(6) } else { 255 };
+        Ok(Rgba([byte(0), byte(2), byte(4), a]))
+    }
+
+    /// The colour as 0..1 floats, as the shaders take it.
+    pub fn to_f32(self) -> [f32; 4] {
+        self.0.map(|v| v as f32 / 255.0)
+    }
+}
+
+impl fmt::Display for Rgba {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [r, g, b, a] = self.0;
+        if a == 255 {
+            write!(f, "#{r:02x}{g:02x}{b:02x}")
+        } else {
+            write!(f, "#{r:02x}{g:02x}{b:02x}{a:02x}")
+        }
+    }
+}
+
+impl Serialize for Rgba {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rgba {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Rgba::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How captions look and move (config section `[overlay]`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OverlayOptions {
+    /// Caption text size in pixels; 0 picks 1/18 of the screen height (at least 16).
+    pub caption_px: f32,
+    /// Caption text size in degrees of visual angle; when above 0 it overrides
+    /// `caption_px`, using `fov_deg`, because legibility on a head-mounted display
+    /// depends on the angle a letter subtends, not on its pixels.
+    pub caption_deg: f32,
+    /// Horizontal field of view of the display, degrees.
+    pub fov_deg: f32,
+    /// Captions wrap at this width, in multiples of the text size.
+    pub max_width_em: f32,
+    /// Time constant (ms) of caption motion: face boxes are smoothed over about this
+    /// long, so detector noise does not make captions jitter.
+    pub motion_tau_ms: f32,
+    /// Draw corner brackets around each captioned face.
+    pub brackets: bool,
+    /// Caption text colour.
+    pub text_color: Rgba,
+    /// Text colour of the `unsure` caption (quieter, so a guess is not mistaken for a
+    /// reading).
+    pub unsure_color: Rgba,
+    /// Background plate behind each caption, for contrast over any scene.
+    pub plate_color: Rgba,
+    /// Face bracket colour.
+    pub bracket_color: Rgba,
+}
+
+impl Default for OverlayOptions {
+    fn default() -> Self {
+        OverlayOptions {
+            caption_px: 0.0,
+            caption_deg: 0.0,
+            fov_deg: 40.0,
+            max_width_em: 12.0,
+            motion_tau_ms: 150.0,
+            brackets: true,
+            text_color: Rgba([255, 255, 255, 255]),
+            unsure_color: Rgba([200, 200, 200, 255]),
+            plate_color: Rgba([0, 0, 0, 180]),
+            bracket_color: Rgba([255, 210, 77, 255]),
+        }
+    }
+}
+
+impl OverlayOptions {
+    /// Caption text size in pixels for a screen of this size.
+    pub fn caption_px_for(&self, width: u32, height: u32) -> f32 {
+        if self.caption_deg > 0.0 && self.fov_deg > 0.0 {
+            // Pinhole model: focal length in pixels from the horizontal field of view.
+            let focal = width as f32 / 2.0 / (self.fov_deg.to_radians() / 2.0).tan();
+            return (focal * self.caption_deg.to_radians().tan()).max(6.0);
+        }
+        if self.caption_px > 0.0 {
+            self.caption_px
+        } else {
+            (height as f32 / 18.0).max(16.0)
+        }
+    }
+
+    /// Range checks serde cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        let nonneg = |name: &str, v: f32| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(format!("overlay.{name} must be a number >= 0, got {v}"))
+            }
+        };
+        nonneg("caption_px", self.caption_px)?;
+        nonneg("caption_deg", self.caption_deg)?;
+        nonneg("motion_tau_ms", self.motion_tau_ms)?;
+        if !(self.fov_deg > 0.0 && self.fov_deg < 180.0) {
+            return Err(format!(
+                "overlay.fov_deg must be in (0, 180), got {}",
+                self.fov_deg
+            ));
+        }
+        if !(self.max_width_em.is_finite() && self.max_width_em >= 2.0) {
+            return Err(format!(
+                "overlay.max_width_em must be at least 2, got {}",
+                self.max_width_em
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_parse_and_print() {
+        assert_eq!(Rgba::parse("#ff8000").unwrap(), Rgba([255, 128, 0, 255]));
+        assert_eq!(Rgba::parse("000000b4").unwrap(), Rgba([0, 0, 0, 180]));
+        assert!(Rgba::parse("#fff").is_err());
+        assert!(Rgba::parse("#gg0000").is_err());
+        assert_eq!(Rgba([0, 0, 0, 180]).to_string(), "#000000b4");
+    }
+
+    #[test]
+    fn caption_size_from_visual_angle() {
+        let o = OverlayOptions {
+            caption_deg: 1.0,
+            fov_deg: 40.0,
+            ..Default::default()
+        };
+        // 1920 px over 40°: about 46 px per degree near the centre.
+        let px = o.caption_px_for(1920, 1080);
+        assert!((px - 46.0).abs() < 1.5, "{px}");
+        assert_eq!(OverlayOptions::default().caption_px_for(320, 240), 16.0);
+        assert_eq!(OverlayOptions::default().caption_px_for(1920, 1080), 60.0);
+    }
+}
