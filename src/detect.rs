@@ -146,6 +146,9 @@ impl Detector {
 
     /// Finds faces in a frame, strongest first.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, ModelError> {
+        if frame.width() == 0 || frame.height() == 0 {
+            return Ok(Vec::new());
+        }
         let (w, h) = (frame.width() as f32, frame.height() as f32);
         let letter = Letterbox::new(w, h);
         self.fill_input(frame, &letter);

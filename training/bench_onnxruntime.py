@@ -1,0 +1,72 @@
+"""The same ONNX files as `emocue bench`, in onnxruntime (CPU, one thread), printing the
+same JSON keys, so the two can be compared side by side in one run:
+
+    target/release/emocue bench --json > /tmp/tract.json
+    python training/bench_onnxruntime.py --json > /tmp/ort.json
+
+onnxruntime times only the model call (inputs prepared beforehand); emocue's
+`detector_640x480` also includes letterboxing and decoding, and its classifier numbers
+include the mirror-image average (tta_flip), so emocue runs twice the images there:
+this script does the same (2 images per face) for a like-for-like comparison.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def measure(secs: float, items: int, f) -> dict:
+    for _ in range(3):
+        f()
+    lat = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < secs or len(lat) < 5:
+        t = time.perf_counter()
+        f()
+        lat.append((time.perf_counter() - t) * 1000)
+    total = time.perf_counter() - start
+    lat.sort()
+    pick = lambda q: lat[min(len(lat) - 1, max(0, int(np.ceil(q * len(lat))) - 1))]  # noqa: E731
+    return {"per_s": round(len(lat) * items / total, 3), "p50_ms": round(pick(0.5), 3), "p95_ms": round(pick(0.95), 3), "calls": len(lat)}
+
+
+def session(path: Path) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    out = {}
+    rng = np.random.default_rng(0)
+    for key, name in [("int8", "emotionnet_nano_b.int8.onnx"), ("f32", "emotionnet_nano_b.onnx")]:
+        s = session(ROOT / "models" / name)
+        for b in (1, 4):
+            x = rng.uniform(-1, 1, (2 * b, 1, 48, 48)).astype(np.float32)  # face + mirror
+            out[f"classifier_{key}_batch{b}"] = measure(a.seconds, b, lambda: s.run(None, {"input": x}))
+    d = session(ROOT / "models" / "blazeface_full_range.onnx")
+    x = rng.uniform(-1, 1, (1, 3, 192, 192)).astype(np.float32)
+    out["detector_640x480"] = measure(a.seconds, 1, lambda: d.run(None, {"input": x}))
+    out["threads"] = 1
+    out["runtime"] = f"onnxruntime {ort.__version__}"
+    if a.json:
+        print(json.dumps(out))
+    else:
+        for k, v in out.items():
+            print(k, v)
+
+
+if __name__ == "__main__":
+    main()
