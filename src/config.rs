@@ -1,18 +1,22 @@
-//! Settings: models, detection, tracking, smoothing and caption wording.
+//! Settings: models, detection, tracking, smoothing, overlay, camera, and which
+//! wording profile the captions use (the wording itself is in [`crate::profile`]).
 //!
 //! Read from TOML with unknown keys rejected, so a misspelt setting is an error with
-//! its line and column instead of a silently ignored default.
+//! its line and column (and the key it probably meant) instead of a silently ignored
+//! default.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::diag::{Problem, key_path_at, line_col, parse_document, suggest, value_span};
+use crate::profile::{self, Profile};
 
 use crate::smooth::SmoothingOptions;
 use crate::track::TrackerOptions;
 
 /// Everything the pipeline needs to know.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Model files.
@@ -23,10 +27,12 @@ pub struct Config {
     pub tracking: TrackerOptions,
     /// Temporal smoothing and abstention.
     pub smoothing: SmoothingOptions,
-    /// Caption text per class key, plus `unsure`.
-    pub captions: BTreeMap<String, String>,
+    /// Which wording profile the captions use.
+    pub captions: CaptionOptions,
     /// How the overlay draws captions (size, motion, colours).
     pub overlay: crate::render::OverlayOptions,
+    /// Which camera `run` and `record` open, and the mode they ask for.
+    pub camera: crate::capture::CameraOptions,
 }
 
 /// Where the models are; relative paths are taken from the working directory first,
@@ -49,6 +55,26 @@ impl Default for ModelPaths {
     }
 }
 
+/// Which wording the captions use (config section `[captions]`). The wording lives
+/// in its own profile file so a clinician can edit it, and see it reloaded live,
+/// without touching the technical settings.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptionOptions {
+    /// A profile name (`en`, `en-child`, `de`, `fr`, or any `config/labels/NAME.toml`)
+    /// or the path of a profile file; [`Config::load`] makes a relative path relative
+    /// to the settings file.
+    pub profile: String,
+}
+
+impl Default for CaptionOptions {
+    fn default() -> Self {
+        CaptionOptions {
+            profile: "en".into(),
+        }
+    }
+}
+
 /// Detector settings (config section `[detection]`).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -67,33 +93,6 @@ impl Default for DetectionOptions {
             min_score: 0.5,
             nms_iou: 0.3,
             min_face_px: 16.0,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        let captions = [
-            ("neutral", "looks calm"),
-            ("happiness", "looks happy"),
-            ("surprise", "looks surprised"),
-            ("sadness", "looks sad"),
-            ("anger", "looks angry"),
-            ("disgust", "looks disgusted"),
-            ("fear", "looks afraid"),
-            ("contempt", "looks scornful"),
-            ("unsure", "not sure"),
-        ];
-        Config {
-            models: ModelPaths::default(),
-            detection: DetectionOptions::default(),
-            tracking: TrackerOptions::default(),
-            smoothing: SmoothingOptions::default(),
-            overlay: crate::render::OverlayOptions::default(),
-            captions: captions
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
         }
     }
 }
@@ -129,6 +128,29 @@ pub enum ConfigError {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// Several mistakes in one file (wording profiles are checked as a whole, so a
+    /// clinician fixes them in one go), one `file:line:column: ...` line each.
+    #[error("{}", problem_lines(.path, .problems))]
+    Problems {
+        /// The file.
+        path: PathBuf,
+        /// The mistakes, in file order.
+        problems: Vec<Problem>,
+    },
+}
+
+impl ConfigError {
+    /// The first line of the message, for places with room for one (the overlay).
+    pub fn first_line(&self) -> String {
+        let all = self.to_string();
+        let n = all.lines().count();
+        let first = all.lines().next().unwrap_or_default().to_string();
+        if n > 1 {
+            format!("{first} (and {} more)", n - 1)
+        } else {
+            first
+        }
+    }
 }
 
 impl Config {
@@ -141,39 +163,67 @@ impl Config {
         Self::parse(&text, path)
     }
 
-    /// Parses TOML text; `path` only names it in errors.
+    /// Parses TOML text; `path` names it in errors, and a profile given as a relative
+    /// path is taken relative to its folder. Checks that the profile exists (its
+    /// wording is checked by [`Config::load_profile`]).
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| {
-                    let before = &text[..s.start.min(text.len())];
-                    let line = before.matches('\n').count() + 1;
-                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                    (line, column)
-                })
-                .unwrap_or((1, 1));
+        let at = |offset: usize, message: String| {
+            let (line, column) = line_col(text, offset);
             ConfigError::Parse {
                 path: path.to_owned(),
                 line,
                 column,
-                message: e.message().to_owned(),
+                message,
             }
+        };
+        let doc = parse_document(text).map_err(|p| at_problem(path, p))?;
+        let doc = doc.get_ref();
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            at(offset, explain(doc, offset, e.message().trim_end()))
         })?;
-        cfg.validate().map_err(|message| ConfigError::Invalid {
-            path: path.to_owned(),
-            message,
-        })?;
+        let located = |message: String| {
+            let key = message
+                .split([' ', ':', '='])
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            match value_span(doc, &key) {
+                Some(s) => at(s.start, message),
+                None => ConfigError::Invalid {
+                    path: path.to_owned(),
+                    message,
+                },
+            }
+        };
+        cfg.validate().map_err(located)?;
+        let spec = &cfg.captions.profile;
+        if profile::is_path(spec) && Path::new(spec).is_relative() {
+            let dir = path.parent().unwrap_or(Path::new(""));
+            cfg.captions.profile = dir.join(spec).to_string_lossy().into_owned();
+        }
+        if let Err(e) = profile::resolve(&cfg.captions.profile) {
+            return Err(located(format!("captions.profile: {e}")));
+        }
         Ok(cfg)
     }
 
-    /// Range checks serde cannot express.
+    /// The wording profile the settings name, checked: the app refuses to start with
+    /// a broken one rather than show wrong or empty captions.
+    pub fn load_profile(&self) -> Result<Profile, ConfigError> {
+        Profile::open(&self.captions.profile)
+    }
+
+    /// Range checks serde cannot express. Each message starts with the dotted key,
+    /// which [`Config::parse`] turns into a line and column.
     pub fn validate(&self) -> Result<(), String> {
         let unit = |name: &str, v: f32| {
             if (0.0..=1.0).contains(&v) {
                 Ok(())
             } else {
-                Err(format!("{name} = {v} is outside [0, 1]"))
+                Err(format!(
+                    "{name} = {v} is outside [0, 1]; use a number from 0 to 1"
+                ))
             }
         };
         unit("detection.min_score", self.detection.min_score)?;
@@ -183,9 +233,6 @@ impl Config {
             "smoothing.default_threshold",
             self.smoothing.default_threshold,
         )?;
-        for (k, v) in &self.smoothing.thresholds {
-            unit(&format!("smoothing.thresholds.{k}"), *v)?;
-        }
         let s = &self.smoothing;
         for (name, v) in [
             ("tau_ms", s.tau_ms),
@@ -199,36 +246,69 @@ impl Config {
             }
         }
         self.overlay.validate()?;
-        for (k, v) in &self.captions {
-            if v.trim().is_empty() || v.chars().count() > 40 {
-                return Err(format!(
-                    "captions.{k}: caption must be 1 to 40 characters, got {v:?}"
-                ));
-            }
+        self.camera.validate()?;
+        if self.captions.profile.trim().is_empty() {
+            return Err("captions.profile is empty; name a wording profile, e.g. \"en\"".into());
         }
         Ok(())
     }
+}
 
-    /// Checks that every class key the config names exists in the model.
-    pub fn check_labels(&self, labels: &[String]) -> Result<(), String> {
-        let known = |k: &str| labels.iter().any(|l| l == k);
-        for k in self.smoothing.thresholds.keys() {
-            if !known(k) {
-                return Err(format!(
-                    "smoothing.thresholds.{k}: unknown class; the model's classes are {}",
-                    labels.join(", ")
-                ));
-            }
-        }
-        for k in self.captions.keys() {
-            if !known(k) && k != "unsure" && k != "no_face" {
-                return Err(format!(
-                    "captions.{k}: unknown class; use one of {}, unsure, no_face",
-                    labels.join(", ")
-                ));
-            }
-        }
-        Ok(())
+/// One `file:line:column: message` line per problem.
+fn problem_lines(path: &Path, problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("{}:{p}", path.display()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A [`Problem`] of the file at `path` as an error.
+fn at_problem(path: &Path, p: Problem) -> ConfigError {
+    ConfigError::Parse {
+        path: path.to_owned(),
+        line: p.line,
+        column: p.column,
+        message: p.message,
+    }
+}
+
+/// serde's message for the key at `offset`, with the fix: the key it probably meant,
+/// or where settings that moved to wording profiles live now.
+fn explain(doc: &toml::de::DeTable<'_>, offset: usize, message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return format!("{message}; compare with config/default.toml, which documents every key");
+    };
+    let key = rest.split('`').next().unwrap_or_default();
+    let full = key_path_at(doc, offset).unwrap_or_else(|| key.to_string());
+    let table = full.rsplit_once('.').map_or("", |(t, _)| t);
+    let moved = "wording and per-emotion thresholds live in wording profiles now";
+    if table == "captions" && profile::KEYS.contains(&key) {
+        return format!(
+            "`{key}` in [captions]: {moved}; put text = \"...\" under [{key}] in a profile \
+             (copy config/labels/en.toml) and select it with profile = \"NAME\" in [captions]"
+        );
+    }
+    if full.starts_with("smoothing.thresholds") {
+        return format!(
+            "[smoothing.thresholds]: {moved}; set min_confidence under the emotion's table in \
+             the profile (config/labels/NAME.toml) and remove this table"
+        );
+    }
+    // serde lists the valid names in backquotes after "expected".
+    let expected: Vec<&str> = message
+        .split_once("expected")
+        .map(|(_, e)| e.split('`').skip(1).step_by(2).collect())
+        .unwrap_or_default();
+    let place = if table.is_empty() {
+        "at the top level".to_string()
+    } else {
+        format!("in [{table}]")
+    };
+    if expected.is_empty() {
+        format!("unknown key `{key}` {place}; remove it")
+    } else {
+        format!("unknown key `{key}` {place}; {}", suggest(key, &expected))
     }
 }
 
@@ -256,9 +336,53 @@ mod tests {
     }
 
     #[test]
-    fn out_of_range_threshold_is_rejected() {
-        let err = Config::parse("[smoothing.thresholds]\nanger = 1.5\n", Path::new("x.toml"))
-            .unwrap_err();
-        assert!(err.to_string().contains("outside [0, 1]"), "{err}");
+    fn out_of_range_value_is_rejected_at_its_line() {
+        let err = Config::parse(
+            "[detection]\nnms_iou = 0.3\nmin_score = 1.5\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("x.toml:3:13: detection.min_score"), "{err}");
+        assert!(err.contains("outside [0, 1]; use a number"), "{err}");
+    }
+
+    #[test]
+    fn misspelt_keys_get_the_nearest_valid_one() {
+        let err = Config::parse("[smoothing]\nmargn = 0.1\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("x.toml:2:1: unknown key `margn` in [smoothing]"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean `margin`?"), "{err}");
+    }
+
+    #[test]
+    fn old_caption_and_threshold_tables_say_where_they_moved() {
+        let err = Config::parse("[captions]\nanger = \"cross\"\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("x.toml:2:1:") && err.contains("profile"),
+            "{err}"
+        );
+        let err = Config::parse("[smoothing.thresholds]\nanger = 0.6\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("min_confidence"), "{err}");
+    }
+
+    #[test]
+    fn profiles_are_found_by_name_and_relative_to_the_settings_file() {
+        let err = Config::parse("[captions]\nprofile = \"eng\"\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("x.toml:2:11:"), "{err}");
+        assert!(err.contains("did you mean `en`?"), "{err}");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/settings.toml");
+        let cfg = Config::parse("[captions]\nprofile = \"labels/de.toml\"\n", &dir).unwrap();
+        assert_eq!(cfg.load_profile().unwrap().language, "de");
     }
 }

@@ -6,23 +6,32 @@
 //! matches the classifier's training crops) → [`classify`] (EmotionNet Nano-B) →
 //! [`track`] (stable ids) → [`smooth`] (temporal smoothing, hysteresis, `unsure`) →
 //! captions. [`pipeline`] wires the stages for one frame; [`replay`] drives it over a
-//! recorded clip and writes [`events`].
+//! recorded clip and writes [`events`]; [`capture`] reads a V4L2 camera and [`live`]
+//! runs capture, inference and the overlay on their own threads. Captions are worded
+//! by a [`profile`] that clinicians edit (checked by [`check`], reloaded live through
+//! [`watch`]).
 
 pub mod bench;
+pub mod capture;
+pub mod check;
 pub mod classify;
 pub mod config;
 pub mod crop;
 pub mod detect;
+pub mod diag;
 pub mod events;
 pub mod frame;
+pub mod live;
 pub mod onnx;
 pub mod pipeline;
+pub mod profile;
 pub mod render;
 pub mod replay;
 pub mod smooth;
 pub mod source;
 pub mod stats;
 pub mod track;
+pub mod watch;
 
 pub use frame::Frame;
 

@@ -75,13 +75,43 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
-    /// The main job: live captions from a camera. Live V4L2 capture is not built yet;
-    /// without a camera this replays the bundled sample clip and prints its summary.
+    /// The main job: live captions from a camera (V4L2), overlay rendered offscreen
+    /// until the display window exists. Without a camera at the default device this
+    /// replays the bundled sample clip and prints its summary.
     Run {
-        /// Camera device.
-        #[arg(long, default_value = "/dev/video0")]
-        device: PathBuf,
+        /// Camera device (default: the config's [camera] device, /dev/video0).
+        #[arg(long, value_name = "/dev/videoN")]
+        device: Option<PathBuf>,
         /// Settings file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print dropped frames and per-stage latency (p50/p95/p99): every 5 s on
+        /// stderr, and as JSON on stdout at the end.
+        #[arg(long)]
+        stats: bool,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long, value_name = "N", value_parser = positive_seconds)]
+        seconds: Option<f64>,
+    },
+    /// List cameras (/dev/video*) with their formats, sizes and frame rates.
+    Devices {
+        /// Settings file (TOML), for the mode `run` would ask for.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Record frames from a camera into a Y4M clip for `replay` (the only command
+    /// that writes camera frames to disk).
+    Record {
+        /// Camera device (default: the config's [camera] device, /dev/video0).
+        #[arg(long, value_name = "/dev/videoN")]
+        device: Option<PathBuf>,
+        /// The clip to write.
+        #[arg(long, value_name = "CLIP.y4m")]
+        out: PathBuf,
+        /// How long to record.
+        #[arg(long, value_name = "N", value_parser = positive_seconds)]
+        seconds: f64,
+        /// Settings file (TOML), for the camera mode.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -97,11 +127,47 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
-    /// Validate a settings file: exit 0 when valid, 1 with the reason otherwise.
+    /// Validate a settings file (and the wording profile it selects) or a wording
+    /// profile (told apart by content): exit 0 when valid, 1 with every mistake as
+    /// file:line:column otherwise.
     CheckConfig {
         /// The TOML file.
         file: PathBuf,
     },
+    /// Draw every caption of a wording profile on one PNG sheet, as the display shows
+    /// them, to review wording before a session.
+    PreviewLabels {
+        /// Profile name (en, en-child, de, fr, or config/labels/NAME.toml) or path
+        /// (default: the one the settings select).
+        #[arg(long, value_name = "NAME|PATH")]
+        profile: Option<String>,
+        /// The PNG to write.
+        #[arg(long, value_name = "SHEET.png")]
+        out: PathBuf,
+        /// Settings file (TOML), for the caption size and colours.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Display size the captions are sized for.
+        #[arg(long, value_name = "WxH", default_value = "640x480", value_parser = screen_size)]
+        screen: (u32, u32),
+    },
+}
+
+fn screen_size(s: &str) -> Result<(u32, u32), String> {
+    let parsed = s
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)));
+    match parsed {
+        Some((w, h)) if (16..=8192).contains(&w) && (16..=8192).contains(&h) => Ok((w, h)),
+        _ => Err(format!("{s:?} is not a display size like 640x480")),
+    }
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
 }
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
@@ -163,8 +229,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 src.as_mut(),
                 sink.as_deref_mut().map(|w| w as &mut dyn Write),
                 !no_timing,
-                &mut |frame, fr| match rendered.as_mut() {
-                    Some(r) => r.frame(frame, fr),
+                &mut |frame, fr, notices| match rendered.as_mut() {
+                    Some(r) => r.frame(frame, fr, notices),
                     None => Ok(()),
                 },
             );
@@ -183,13 +249,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Run { device, config } => {
-            if device.exists() {
-                anyhow::bail!(
-                    "found camera {}, but live capture is not implemented yet (issue 5); \
-                     record a clip with ffmpeg and use `emocue replay CLIP.y4m`",
-                    device.display()
-                );
+        Cmd::Run {
+            device,
+            config,
+            stats,
+            seconds,
+        } => {
+            let cfg = load_config(config.as_deref())?;
+            // A camera named on the command line or in the config must be there; only
+            // the default one falls back to the sample clip.
+            let named = device.is_some() || cfg.camera.device != Config::default().camera.device;
+            let device = device.unwrap_or_else(|| cfg.camera.device.clone());
+            if named || device.exists() {
+                let opts = emocue::live::LiveOptions {
+                    duration: seconds.map(std::time::Duration::from_secs_f64),
+                    stats_every: stats.then_some(std::time::Duration::from_secs(5)),
+                    ..Default::default()
+                };
+                let report = emocue::live::run_camera(&device, cfg, &opts)?;
+                eprintln!("emocue: {}", report.line());
+                if stats {
+                    println!("{}", serde_json::to_string_pretty(&report.to_json(true))?);
+                }
+                return Ok(ExitCode::SUCCESS);
             }
             let sample = emocue::bundled_path("samples/astronaut");
             eprintln!(
@@ -197,7 +279,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 device.display(),
                 sample.display()
             );
-            let cfg = load_config(config.as_deref())?;
             let mut pipeline = Pipeline::new(cfg)?;
             let mut src = source::open(&sample, 15.0)?;
             let sum = emocue::replay::replay(&mut pipeline, src.as_mut(), None, true)?;
@@ -235,9 +316,90 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             config,
         } => classify(files, crop, model, json, config),
-        Cmd::CheckConfig { file } => match Config::load(&file) {
-            Ok(_) => {
-                println!("{}: ok", file.display());
+        Cmd::Devices { config } => {
+            let request = load_config(config.as_deref())?.camera.request();
+            let nodes = emocue::capture::video_nodes(Path::new("/dev"));
+            if nodes.is_empty() {
+                eprintln!(
+                    "emocue: no cameras found (no /dev/video* device nodes). Plug one in; if \
+                     it is plugged in, check its driver is loaded (USB cameras: \
+                     `lsmod | grep uvcvideo`), or in a container pass it through \
+                     (docker run --device /dev/video0)."
+                );
+            }
+            for node in nodes {
+                match emocue::capture::v4l2::query(&node, &request) {
+                    Ok(info) => print!("{}", emocue::capture::describe_device(&info, &request)),
+                    Err(e) => println!("{}: {e}", node.display()),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Record {
+            device,
+            out,
+            seconds,
+            config,
+        } => {
+            let cfg = load_config(config.as_deref())?;
+            let device = device.unwrap_or_else(|| cfg.camera.device.clone());
+            let settings = emocue::capture::CameraSettings {
+                request: cfg.camera.request(),
+                ..Default::default()
+            };
+            let dev = emocue::capture::v4l2::V4l2Device::new(&device);
+            let mut camera = emocue::capture::Camera::open(dev, settings)?;
+            eprintln!(
+                "emocue: recording {seconds} s of {} ({}) into {}",
+                device.display(),
+                camera.format(),
+                out.display()
+            );
+            let stop = emocue::live::stop_on_signal();
+            let r = emocue::capture::record(&mut camera, &out, seconds, stop)?;
+            eprintln!(
+                "emocue: wrote {} frames in {:.1} s to {} ({} corrupt frames skipped); \
+                 replay it with: emocue replay {}",
+                r.frames,
+                r.seconds,
+                out.display(),
+                r.corrupt,
+                out.display()
+            );
+            if let Some(e) = r.lost {
+                eprintln!("emocue: error: {e}; the clip ends there");
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::PreviewLabels {
+            profile,
+            out,
+            config,
+            screen,
+        } => {
+            let cfg = load_config(config.as_deref())?;
+            let wording = match profile {
+                Some(p) => emocue::profile::Profile::open(&p)?,
+                None => cfg.load_profile()?,
+            };
+            let sheet = emocue::render::preview::render_sheet(&wording, &cfg.overlay, screen)?;
+            sheet
+                .save(&out)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!(
+                "emocue: wrote {} ({}x{}): every caption of \"{}\" ({})",
+                out.display(),
+                sheet.width(),
+                sheet.height(),
+                wording.name,
+                wording.path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::CheckConfig { file } => match emocue::check::check(&file) {
+            Ok(line) => {
+                println!("{line}");
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {

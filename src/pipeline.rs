@@ -2,7 +2,9 @@
 //!
 //! Single-threaded and deterministic: the same frames give the same results, which
 //! is what makes replay tests byte-for-byte comparable. Threads for live capture wrap
-//! this type; they do not live in it.
+//! this type; they do not live in it. The one outside input is the wording profile,
+//! which is re-read between frames when its file is edited (hot reload), so every
+//! loop that runs a pipeline picks up a clinician's edit.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -12,8 +14,11 @@ use crate::classify::Classifier;
 use crate::config::Config;
 use crate::detect::{Detection, Detector, DetectorOptions, Rect};
 use crate::onnx::ModelError;
+use crate::profile::{self, Profile, ProfileSource};
+use crate::render::{Notice, Rgba};
 use crate::smooth::{Shown, Smoother};
 use crate::track::Tracker;
+use crate::watch::{ConfigWatcher, Reload};
 
 /// One face in one frame, as the overlay and the event log see it.
 #[derive(Clone, Debug)]
@@ -30,8 +35,10 @@ pub struct FaceResult {
     pub smoothed: Vec<f32>,
     /// Caption state.
     pub shown: Shown,
-    /// Caption text, `None` when nothing is shown.
+    /// Caption text, `None` when nothing is shown (also for a hidden emotion).
     pub caption: Option<String>,
+    /// Caption colour from the wording profile (`None`: the overlay's default).
+    pub color: Option<Rgba>,
 }
 
 /// Wall-clock time spent in each stage, in milliseconds.
@@ -67,6 +74,9 @@ pub struct Pipeline {
     tracker: Tracker,
     smoothers: HashMap<u64, Smoother>,
     config: Config,
+    profile: Profile,
+    watcher: Option<ConfigWatcher<Profile>>,
+    profile_error: Option<String>,
 }
 
 /// Resolves a configured model path: as given, else relative to the source tree.
@@ -78,8 +88,18 @@ pub fn resolve_model(path: &std::path::Path) -> std::path::PathBuf {
 }
 
 impl Pipeline {
-    /// Loads both models and checks the config against the classifier's classes.
-    pub fn new(config: Config) -> Result<Self, anyhow::Error> {
+    /// Loads both models and the wording profile, checks the profile against the
+    /// classifier's classes, and watches the profile file for edits.
+    pub fn new(mut config: Config) -> Result<Self, anyhow::Error> {
+        let source = profile::resolve(&config.captions.profile)
+            .map_err(|e| anyhow::anyhow!("config: captions.profile: {e}"))?;
+        let (watcher, wording) = match &source {
+            ProfileSource::File(p) => {
+                let (w, prof) = ConfigWatcher::open(p, Profile::parse)?;
+                (Some(w), prof)
+            }
+            ProfileSource::BuiltIn(_) => (None, Profile::from_source(&source)?),
+        };
         let d = &config.detection;
         let detector = Detector::load(
             &resolve_model(&config.models.detector),
@@ -90,16 +110,91 @@ impl Pipeline {
             },
         )?;
         let classifier = Classifier::load(&resolve_model(&config.models.classifier))?;
-        config
-            .check_labels(classifier.labels())
-            .map_err(|e| anyhow::anyhow!("config: {e}"))?;
+        wording
+            .check_classes(classifier.labels())
+            .map_err(|e| anyhow::anyhow!("wording profile: {e}"))?;
+        config.smoothing.thresholds = wording.thresholds();
         Ok(Pipeline {
             detector,
             classifier,
             tracker: Tracker::new(config.tracking.clone()),
             smoothers: HashMap::new(),
             config,
+            profile: wording,
+            watcher,
+            profile_error: None,
         })
+    }
+
+    /// The wording in use.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Why the last edit of the wording file was not taken (`None` once a valid
+    /// version loads).
+    pub fn profile_error(&self) -> Option<&str> {
+        self.profile_error.as_deref()
+    }
+
+    /// Uses new wording from the next frame on; faces keep their smoothing history
+    /// and take the new thresholds.
+    pub fn set_profile(&mut self, wording: Profile) -> Result<(), String> {
+        wording.check_classes(self.classifier.labels())?;
+        self.config.smoothing.thresholds = wording.thresholds();
+        let labels = self.classifier.labels();
+        for s in self.smoothers.values_mut() {
+            s.set_thresholds(&self.config.smoothing, labels);
+        }
+        self.profile = wording;
+        Ok(())
+    }
+
+    /// Takes an edited wording file if it validates; otherwise keeps the last good
+    /// wording, logs why, and keeps the reason for the overlay.
+    fn reload_profile(&mut self) {
+        let Some(w) = self.watcher.as_mut() else {
+            return;
+        };
+        let path = w.path().display().to_string();
+        let error = match w.poll() {
+            Reload::Unchanged => return,
+            Reload::Loaded(p) => self.set_profile(p).err(),
+            Reload::Invalid(e) => Some(e.to_string()),
+        };
+        match &error {
+            None => eprintln!("emocue: reloaded wording from {path}"),
+            Some(e) => eprintln!("emocue: wording not reloaded, keeping the last good one:\n{e}"),
+        }
+        self.profile_error = error;
+    }
+
+    /// What to show across the top of the overlay for this frame: a wording file
+    /// that did not load, and the `no_face` caption while no face is in view.
+    pub fn notices(&self, fr: &FrameResult) -> Vec<Notice> {
+        let mut out = Vec::new();
+        if let Some(e) = &self.profile_error {
+            let n = e.lines().count();
+            let first = e.lines().next().unwrap_or_default();
+            let more = if n > 1 {
+                format!(" (+{} more)", n - 1)
+            } else {
+                String::new()
+            };
+            out.push(Notice {
+                text: format!("wording not reloaded: {first}{more}"),
+                color: Notice::ERROR,
+            });
+        }
+        if fr.faces.is_empty() {
+            if let Some(l) = self.profile.label(profile::NO_FACE).filter(|l| l.shown) {
+                out.push(Notice {
+                    text: l.text.clone(),
+                    color: l.color.unwrap_or(self.config.overlay.unsure_color),
+                });
+            }
+        }
+        out
     }
 
     /// Class keys in output order.
@@ -117,24 +212,29 @@ impl Pipeline {
         &mut self.detector
     }
 
-    /// Caption text for a state.
+    /// Caption text for a state; `None` when nothing is shown or the profile hides
+    /// the emotion (a clinician who hides one wants no caption, not "not sure").
     pub fn caption(&self, shown: Shown) -> Option<String> {
-        let key = match shown {
-            Shown::Nothing => return None,
-            Shown::Unsure => "unsure",
-            Shown::Label(i) => self.classifier.labels().get(i)?.as_str(),
-        };
-        Some(
-            self.config
-                .captions
-                .get(key)
-                .cloned()
-                .unwrap_or_else(|| format!("looks {key}")),
-        )
+        self.caption_style(shown).map(|(text, _)| text)
     }
 
-    /// Runs every stage on one frame.
+    /// Caption text and profile colour for a state.
+    pub fn caption_style(&self, shown: Shown) -> Option<(String, Option<Rgba>)> {
+        let key = match shown {
+            Shown::Nothing => return None,
+            Shown::Unsure => profile::UNSURE,
+            Shown::Label(i) => self.classifier.labels().get(i)?.as_str(),
+        };
+        match self.profile.label(key) {
+            Some(l) if !l.shown => None,
+            Some(l) => Some((l.text.clone(), l.color)),
+            None => Some((key.to_string(), None)),
+        }
+    }
+
+    /// Runs every stage on one frame (after taking an edited wording file, if any).
     pub fn process(&mut self, frame: &Frame) -> Result<FrameResult, ModelError> {
+        self.reload_profile();
         let t0 = Instant::now();
         let dets = self.detector.detect(frame)?;
         let t1 = Instant::now();
@@ -174,10 +274,13 @@ impl Pipeline {
                 smoothed: sm.probs().to_vec(),
                 shown,
                 caption: None,
+                color: None,
             });
         }
         for f in &mut faces {
-            f.caption = self.caption(f.shown);
+            let style = self.caption_style(f.shown);
+            f.color = style.as_ref().and_then(|s| s.1);
+            f.caption = style.map(|s| s.0);
         }
         faces.sort_by_key(|f| f.track_id);
         let t3 = Instant::now();

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::Frame;
 use crate::events::frame_event;
 use crate::pipeline::{FrameResult, Pipeline};
+use crate::render::Notice;
 use crate::smooth::Shown;
 use crate::source::FrameSource;
 use crate::stats::percentile;
@@ -113,17 +114,22 @@ pub fn replay(
     events: Option<&mut dyn Write>,
     timing: bool,
 ) -> anyhow::Result<Summary> {
-    replay_with(pipeline, source, events, timing, &mut |_, _| Ok(()))
+    replay_with(pipeline, source, events, timing, &mut |_, _, _| Ok(()))
 }
 
-/// [`replay`] that also hands every frame and its result to `on_frame` (the overlay
-/// renderer), after the frame's event is written, so it cannot change the events.
+/// Called after each frame's event is written (the overlay renderer).
+pub type FrameHook<'a> = dyn FnMut(&Frame, &FrameResult, &[Notice]) -> anyhow::Result<()> + 'a;
+
+/// [`replay`] that also hands every frame, its result and the pipeline's notices (a
+/// wording edit that did not load, `no_face`) to `on_frame` (the overlay renderer),
+/// after the frame's event is written, so it cannot change the events. An edited
+/// wording profile is taken between frames.
 pub fn replay_with(
     pipeline: &mut Pipeline,
     source: &mut dyn FrameSource,
     mut events: Option<&mut dyn Write>,
     timing: bool,
-    on_frame: &mut dyn FnMut(&Frame, &FrameResult) -> anyhow::Result<()>,
+    on_frame: &mut FrameHook<'_>,
 ) -> anyhow::Result<Summary> {
     let labels = pipeline.labels().to_vec();
     let mut summary = Summary::new(source.fps());
@@ -134,7 +140,7 @@ pub fn replay_with(
             out.write_all(b"\n")?;
         }
         summary.add(&labels, &fr);
-        on_frame(&frame, &fr)?;
+        on_frame(&frame, &fr, &pipeline.notices(&fr))?;
     }
     Ok(summary)
 }

@@ -26,7 +26,10 @@ pub struct SmoothingOptions {
     /// Leading probability under which a face is `unsure`, for classes without
     /// their own threshold.
     pub default_threshold: f32,
-    /// Per-class thresholds by class key (e.g. `contempt = 0.7`).
+    /// Per-class thresholds by class key. Not a setting: they are the wording
+    /// profile's `min_confidence` values, which the pipeline copies in, because the
+    /// clinician who words a caption also decides how sure it must be.
+    #[serde(skip)]
     pub thresholds: BTreeMap<String, f32>,
 }
 
@@ -70,17 +73,8 @@ pub struct Smoother {
 impl Smoother {
     /// A smoother for a model with these class keys.
     pub fn new(opts: &SmoothingOptions, labels: &[String]) -> Self {
-        let thresholds = labels
-            .iter()
-            .map(|l| {
-                opts.thresholds
-                    .get(l)
-                    .copied()
-                    .unwrap_or(opts.default_threshold)
-            })
-            .collect();
         Smoother {
-            thresholds,
+            thresholds: Self::class_thresholds(opts, labels),
             opts: opts.clone(),
             probs: Vec::new(),
             first_ms: None,
@@ -89,6 +83,25 @@ impl Smoother {
             candidate: Shown::Nothing,
             candidate_since: 0.0,
         }
+    }
+
+    fn class_thresholds(opts: &SmoothingOptions, labels: &[String]) -> Vec<f32> {
+        labels
+            .iter()
+            .map(|l| {
+                opts.thresholds
+                    .get(l)
+                    .copied()
+                    .unwrap_or(opts.default_threshold)
+            })
+            .collect()
+    }
+
+    /// Takes new per-class thresholds (an edited wording profile) without forgetting
+    /// the face's history, so a live edit does not blank every caption.
+    pub fn set_thresholds(&mut self, opts: &SmoothingOptions, labels: &[String]) {
+        self.thresholds = Self::class_thresholds(opts, labels);
+        self.opts.thresholds = opts.thresholds.clone();
     }
 
     /// Smoothed probabilities (empty before the first update).

@@ -37,10 +37,21 @@ pub fn have_ffmpeg(test: &str) -> bool {
     ok
 }
 
-/// Runs the emocue binary.
+/// Runs the emocue binary; through `$EMOCUE_TEST_RUNNER` when set (cross-testing under
+/// QEMU where binfmt_misc is unavailable, see docs/wearable.md).
 pub fn emocue(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_emocue"))
-        .args(args)
+    let exe = env!("CARGO_BIN_EXE_emocue");
+    let runner = std::env::var("EMOCUE_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(prog) => {
+            let mut c = Command::new(prog);
+            c.args(words).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    cmd.args(args)
         .current_dir(root())
         .output()
         .expect("run emocue")

@@ -44,6 +44,7 @@ fn scene() -> Scene {
             face(1, 40.0, 110.0, 80.0, 90.0, "looks happy"),
             face(2, 200.0, 100.0, 80.0, 90.0, "not sure"),
         ],
+        ..Default::default()
     }
 }
 
@@ -398,6 +399,7 @@ fn render_time_per_frame() {
                         )
                     })
                     .collect(),
+                ..Default::default()
             };
             r.render(&frame, &scene).expect("render");
             times.push(r.last_render_ms());

@@ -6,9 +6,9 @@ use bytemuck::{Pod, Zeroable};
 use glam::Vec2;
 
 use super::atlas::GlyphAtlas;
-use super::layout::{Aabb, PlacedCaption};
+use super::layout::{Aabb, PlacedCaption, TextMeasure, wrap};
 use super::style::{OverlayOptions, Rgba};
-use super::{RenderMode, Scene};
+use super::{Notice, RenderMode, Scene};
 
 /// What a quad draws; the numbers are the `kind` the fragment shader switches on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +97,7 @@ fn text_line(
     }
 }
 
-/// Every quad of one frame's overlay, back to front.
+/// Every quad of one frame's overlay on a `screen`-sized display, back to front.
 pub fn build(
     scene: &Scene,
     placed: &[PlacedCaption],
@@ -105,6 +105,7 @@ pub fn build(
     opts: &OverlayOptions,
     mode: RenderMode,
     px: f32,
+    screen: Vec2,
 ) -> Vec<Quad> {
     let mut out = Vec::new();
     let stroke = (px / 8.0).round().max(2.0);
@@ -133,10 +134,10 @@ pub fn build(
             0.0,
             0.0,
         ));
-        let color = if unsure {
-            opts.unsure_color
-        } else {
-            opts.text_color
+        let color = match scene.caption_colors.get(&c.track_id) {
+            Some(&c) => c,
+            None if unsure => opts.unsure_color,
+            None => opts.text_color,
         };
         let line_h = atlas.vertical_metrics(px).1;
         let text_w = c.text.size().x;
@@ -149,7 +150,53 @@ pub fn build(
             text_line(&mut out, atlas, line, origin, px, color);
         }
     }
+    notice_layer(&mut out, &scene.notices, atlas, opts, px, screen);
     out
+}
+
+/// Notices stacked from the top edge, centred, on the caption plate colour, in
+/// smaller text than captions so a long error message fits in a few lines.
+fn notice_layer(
+    out: &mut Vec<Quad>,
+    notices: &[Notice],
+    atlas: &mut GlyphAtlas,
+    opts: &OverlayOptions,
+    px: f32,
+    screen: Vec2,
+) {
+    let small = (px * 0.7).round().max(12.0);
+    let pad = (small * 0.35).round().max(2.0);
+    let margin = (px * 0.25).round().max(2.0);
+    let max_w = (screen.x - 2.0 * (margin + pad)).max(small);
+    let line_h = atlas.line_height(small);
+    let mut y = margin;
+    for n in notices {
+        let lines = wrap(&n.text, small, max_w, atlas);
+        let w = lines
+            .iter()
+            .map(|l| atlas.line_width(l, small))
+            .fold(0.0f32, f32::max);
+        let size = Vec2::new(w, line_h * lines.len() as f32) + Vec2::splat(2.0 * pad);
+        let origin = Vec2::new(((screen.x - size.x) * 0.5).max(0.0), y);
+        let plate = Aabb::from_origin_size(origin, size);
+        out.push(Quad::shape(
+            QuadKind::Plate,
+            plate,
+            opts.plate_color,
+            small * 0.35,
+            0.0,
+            0.0,
+        ));
+        for (i, line) in lines.iter().enumerate() {
+            let lw = atlas.line_width(line, small);
+            let at = Vec2::new(
+                origin.x + (size.x - lw) * 0.5,
+                origin.y + pad + i as f32 * line_h,
+            );
+            text_line(out, atlas, line, at, small, n.color);
+        }
+        y += size.y + margin;
+    }
 }
 
 /// Face boxes (green when detected this frame, orange while coasting), track ids and

@@ -11,8 +11,10 @@ pub mod draw;
 pub mod gpu;
 pub mod layout;
 pub mod output;
+pub mod preview;
 pub mod style;
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use glam::Vec2;
@@ -93,6 +95,22 @@ pub struct OverlayFace {
     pub shown_index: Option<usize>,
 }
 
+/// A line about the app rather than a face (a wording file that did not load, "no
+/// face in view"), drawn across the top of the screen over everything else.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    /// The text (wrapped to the screen width).
+    pub text: String,
+    /// Text colour.
+    pub color: Rgba,
+}
+
+impl Notice {
+    /// Colour of error notices: the wearer or clinician must see that something
+    /// needs fixing.
+    pub const ERROR: Rgba = Rgba([255, 96, 96, 255]);
+}
+
 /// Everything the overlay draws for one frame, detached from the pipeline's types so
 /// tests can make one by hand.
 #[derive(Clone, Debug, Default)]
@@ -101,13 +119,25 @@ pub struct Scene {
     pub timestamp_ms: f64,
     /// The faces.
     pub faces: Vec<OverlayFace>,
+    /// Caption colour per track id, from the wording profile; a track not listed
+    /// uses the overlay's `text_color` (`unsure_color` when unsure).
+    pub caption_colors: HashMap<u64, Rgba>,
+    /// Notices across the top, first on top.
+    pub notices: Vec<Notice>,
 }
 
 impl Scene {
-    /// The overlay's view of a pipeline result.
+    /// The overlay's view of a pipeline result (add the pipeline's notices with
+    /// [`crate::pipeline::Pipeline::notices`]).
     pub fn from_result(fr: &FrameResult) -> Self {
         Scene {
             timestamp_ms: fr.timestamp_ms,
+            caption_colors: fr
+                .faces
+                .iter()
+                .filter_map(|f| Some((f.track_id, f.color?)))
+                .collect(),
+            notices: Vec::new(),
             faces: fr
                 .faces
                 .iter()
@@ -209,6 +239,7 @@ impl Renderer {
             &self.options,
             self.mode,
             px,
+            Vec2::new(w as f32, h as f32),
         );
         let background = match self.mode {
             RenderMode::SeeThrough => None,

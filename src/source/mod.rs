@@ -12,7 +12,7 @@ pub use images::{ImageFolder, SingleImage, load_rgb};
 pub fn load_image(path: &Path) -> Result<image::RgbImage, SourceError> {
     load_rgb(path, 0)
 }
-pub use y4m::{Y4mReader, Y4mWriter};
+pub use y4m::{Y4mReader, Y4mWriter, yuv_to_rgb};
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,186 @@
+//! Pointing at the exact spot in a settings or wording file that is wrong.
+//!
+//! Clinicians edit these files by hand, often without a developer nearby, so every
+//! mistake is reported as `file:line:column: what is wrong; how to fix`, with the
+//! nearest valid name when a key looks misspelt.
+
+use std::fmt;
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// One mistake in a file, at a 1-based line and column (columns count characters,
+/// as editors show them, not bytes).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// What is wrong; how to fix it.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem at byte offset `at` of `text`.
+    pub fn at(text: &str, at: usize, message: impl Into<String>) -> Self {
+        let (line, column) = line_col(text, at);
+        Problem {
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+/// 1-based line and character column of byte offset `at` (clamped to the text).
+pub fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// The candidate a mistyped `word` most likely meant, if any is close: a typo
+/// (edit distance up to 2, or a third of the word) or a shortening (`happy` for
+/// `happiness`, which edit distance alone would miss).
+pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let w = word.to_lowercase();
+    let mut best: Option<(f64, &'a str)> = None;
+    for &c in candidates {
+        let edits = strsim::damerau_levenshtein(&w, c);
+        let close = edits <= 2.max(c.chars().count() / 3)
+            || strsim::jaro_winkler(&w, c) >= 0.85
+            || (w.len() >= 3 && (c.starts_with(&w) || w.starts_with(c)));
+        if !close {
+            continue;
+        }
+        let score = strsim::jaro_winkler(&w, c) - edits as f64 * 0.01;
+        if best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// "did you mean `x`? " followed by the valid names, for an unknown `word`.
+pub fn suggest(word: &str, candidates: &[&str]) -> String {
+    let list = candidates
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match nearest(word, candidates) {
+        Some(n) => format!("did you mean `{n}`? (valid: {list})"),
+        None => format!("use one of {list}"),
+    }
+}
+
+/// The span of the value at a dotted `path` (e.g. `smoothing.tau_ms`) in a parsed
+/// document, or of the deepest table on the way when the key itself is absent.
+pub fn value_span(doc: &DeTable<'_>, path: &str) -> Option<Range<usize>> {
+    let mut table = doc;
+    let mut found: Option<Range<usize>> = None;
+    for part in path.split('.') {
+        let (key, value) = table.get_key_value(part)?;
+        found = Some(match value.get_ref() {
+            // A `[section]` table's span is its header: point at the name instead.
+            DeValue::Table(_) => key.span(),
+            _ => value.span(),
+        });
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => break,
+        }
+    }
+    found
+}
+
+/// The dotted path of the key whose name starts at byte `at`, e.g. `smoothing.margn`.
+pub fn key_path_at(doc: &DeTable<'_>, at: usize) -> Option<String> {
+    fn walk(t: &DeTable<'_>, at: usize, prefix: &str) -> Option<String> {
+        for (k, v) in t.iter() {
+            let name = if prefix.is_empty() {
+                k.get_ref().to_string()
+            } else {
+                format!("{prefix}.{}", k.get_ref())
+            };
+            if k.span().start == at {
+                return Some(name);
+            }
+            if let DeValue::Table(inner) = v.get_ref() {
+                if let Some(p) = walk(inner, at, &name) {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    }
+    walk(doc, at, "")
+}
+
+/// Parses a TOML document, or says where its syntax is broken.
+pub fn parse_document(text: &str) -> Result<Spanned<DeTable<'_>>, Problem> {
+    DeTable::parse(text).map_err(|e| {
+        let at = e.span().map_or(0, |s| s.start);
+        Problem::at(
+            text,
+            at,
+            format!(
+                "{}; check the quotes, `=` and [brackets] on this line",
+                e.message().trim_end()
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_columns_count_characters() {
+        let t = "a = 1\nbé = 2\n";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 6), (2, 1));
+        // "bé = " is 6 bytes but 5 characters.
+        assert_eq!(line_col(t, t.find('2').unwrap()), (2, 6));
+        assert_eq!(line_col(t, 999), (3, 1));
+    }
+
+    #[test]
+    fn typos_and_shortenings_find_their_key_and_nonsense_finds_none() {
+        let keys = ["neutral", "happiness", "sadness", "anger", "contempt"];
+        assert_eq!(nearest("hapiness", &keys), Some("happiness"));
+        assert_eq!(nearest("contemt", &keys), Some("contempt"));
+        assert_eq!(nearest("angry", &keys), Some("anger"));
+        assert_eq!(nearest("xyzzy", &keys), None);
+        assert!(suggest("sadnes", &keys).starts_with("did you mean `sadness`?"));
+    }
+
+    #[test]
+    fn spans_lead_to_keys_and_back() {
+        let text = "[smoothing]\ntau_ms = 300.0\nmargn = 0.1\n";
+        let doc = parse_document(text).unwrap();
+        let s = value_span(doc.get_ref(), "smoothing.tau_ms").unwrap();
+        assert_eq!(&text[s], "300.0");
+        let at = text.find("margn").unwrap();
+        assert_eq!(
+            key_path_at(doc.get_ref(), at).as_deref(),
+            Some("smoothing.margn")
+        );
+        let e = parse_document("a = 1\nb = \n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+    }
+}
