@@ -175,7 +175,14 @@ impl Pipeline {
         let mut out = Vec::new();
         if let Some(e) = &self.profile_error {
             let n = e.lines().count();
-            let first = e.lines().next().unwrap_or_default();
+            let mut first = e.lines().next().unwrap_or_default().to_string();
+            // The file name is enough on a small display; the log has the full path.
+            if let Some(w) = &self.watcher {
+                let full = w.path().display().to_string();
+                if let Some(name) = w.path().file_name() {
+                    first = first.replacen(&full, &name.to_string_lossy(), 1);
+                }
+            }
             let more = if n > 1 {
                 format!(" (+{} more)", n - 1)
             } else {

@@ -369,16 +369,16 @@ fn label(
             }
             ("text" | "color", other) => bad(format!(
                 "`{field}` in [{key}] must be text in quotes, not {}; e.g. {field} = \"...\"",
-                other.type_str()
+                kind(other)
             )),
             ("shown", other) => bad(format!(
                 "`shown` in [{key}] must be true or false, not {}; write shown = true or \
                  shown = false (no quotes)",
-                other.type_str()
+                kind(other)
             )),
             ("min_confidence", other) => bad(format!(
                 "min_confidence in [{key}] must be a number, not {}; e.g. min_confidence = 0.5",
-                other.type_str()
+                kind(other)
             )),
             (other, _) => problems.push(Problem::at(
                 text,
@@ -398,6 +398,18 @@ fn label(
         ));
     }
     (problems.len() == before).then_some(style)
+}
+
+/// A value's kind in words a clinician would use.
+fn kind(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "text",
+        DeValue::Integer(_) | DeValue::Float(_) => "a number",
+        DeValue::Boolean(_) => "true/false",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
 }
 
 /// Length and font checks of one caption whose value (quotes included) is at `span`.

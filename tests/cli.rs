@@ -10,6 +10,7 @@ fn every_command_has_help() {
         vec!["replay", "--help"],
         vec!["classify", "--help"],
         vec!["check-config", "--help"],
+        vec!["preview-labels", "--help"],
     ] {
         let out = emocue(&cmd);
         assert!(out.status.success(), "{cmd:?}");

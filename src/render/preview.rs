@@ -39,9 +39,14 @@ pub fn render_sheet(
     let pad = (px * 0.35).round().max(2.0);
     let max_text = px * overlay.max_width_em;
     let keys = profile::KEYS;
+    let note_px = (px * 0.55).round().max(11.0);
     let (mut widest, mut most_lines) = (px * 4.0, 1usize);
     for k in keys {
-        let Some(l) = wording.label(k) else { continue };
+        widest = widest.max(measure.line_width(&note(wording, k), note_px) + note_px - px);
+        // no_face is a notice across the top, not a caption in its cell.
+        let Some(l) = wording.label(k).filter(|_| k != profile::NO_FACE) else {
+            continue;
+        };
         let lines = wrap(&l.text, px, max_text, &measure);
         most_lines = most_lines.max(lines.len());
         for line in &lines {
@@ -49,7 +54,6 @@ pub fn render_sheet(
         }
     }
     let line_h = measure.line_height(px);
-    let note_px = (px * 0.55).round().max(11.0);
     let face = Vec2::new(px * 3.0, px * 3.4).round();
     let cell = Vec2::new(
         (widest + 2.0 * pad + px).round(),
@@ -74,16 +78,7 @@ pub fn render_sheet(
         let fy = origin.y + line_h * most_lines as f32 + 2.0 * pad + px * 0.6;
         let label = wording.label(key);
         let shown = label.filter(|l| l.shown);
-        let note = match (label, *key) {
-            (None, _) => "missing".to_string(),
-            (Some(l), _) if !l.shown => format!("hidden (\"{}\")", l.text),
-            (Some(_), profile::NO_FACE) => "at the top, while no face is in view".into(),
-            (Some(_), profile::UNSURE) => "when no emotion is sure enough".into(),
-            (Some(l), _) => match l.min_confidence {
-                Some(c) => format!("shown from {:.0}% sure", c * 100.0),
-                None => "default min_confidence".into(),
-            },
-        };
+        let note = note(wording, key);
         let below = fy + face.y + note_px * 0.4;
         notes.push((origin.x + cell.x * 0.5, below, key.to_string(), note));
         if *key == profile::NO_FACE {
@@ -142,6 +137,20 @@ pub fn render_sheet(
         note_px,
     );
     Ok(img)
+}
+
+/// The line under a cell: when the caption is shown, or that it is hidden.
+fn note(wording: &Profile, key: &str) -> String {
+    match (wording.label(key), key) {
+        (None, _) => "missing".to_string(),
+        (Some(l), _) if !l.shown => format!("hidden (\"{}\")", l.text),
+        (Some(_), profile::NO_FACE) => "at the top, when no face is in view".into(),
+        (Some(_), profile::UNSURE) => "when not sure enough".into(),
+        (Some(l), _) => match l.min_confidence {
+            Some(c) => format!("shown from {:.0}% sure", c * 100.0),
+            None => "default min_confidence".into(),
+        },
+    }
 }
 
 /// A thin rectangle standing in for a face.
