@@ -6,6 +6,8 @@ cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test
 PY=${PY:-.venv/bin/python}
+# smoke_test.sh changes into training/: hand it an absolute interpreter path.
+case "$PY" in /*) ;; */*) PY="$PWD/$PY" ;; esac
 if [ -x "$PY" ]; then
   training/smoke_test.sh "$PY"
 else
