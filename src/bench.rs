@@ -11,6 +11,7 @@ use crate::Frame;
 use crate::classify::Classifier;
 use crate::config::Config;
 use crate::pipeline::{Pipeline, resolve_model};
+use crate::render::{OverlayFace, RenderMode, Renderer, Scene};
 use crate::source;
 use crate::stats::percentile;
 
@@ -113,7 +114,81 @@ pub fn run(config: &Config, secs: f64) -> anyhow::Result<Value> {
             pipeline.process(&f).map(|_| ()).map_err(Into::into)
         })?,
     );
+    render(config, secs, &frames, &mut pipeline, &mut out)?;
     out.insert("peak_rss_mib".into(), json!(peak_rss_mib()));
     out.insert("threads".into(), json!(1));
     Ok(Value::Object(out))
+}
+
+/// A scene of `n` captioned faces side by side, as the render benchmark draws it.
+fn bench_scene(n: usize, t: f64) -> Scene {
+    Scene {
+        timestamp_ms: t,
+        faces: (0..n)
+            .map(|k| OverlayFace {
+                track_id: k as u64 + 1,
+                rect: crate::detect::Rect {
+                    x: 30.0 + k as f32 * 150.0,
+                    y: 200.0,
+                    w: 110.0,
+                    h: 130.0,
+                },
+                detected: true,
+                caption: Some("looks surprised".into()),
+                unsure: false,
+                probs: vec![0.1; 8],
+                shown_index: Some(2),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// (d) of the issue: offscreen overlay rendering with readback (1 and 4 captions over a
+/// 640x480 camera frame) and the whole pipeline with rendering. Without a GPU adapter
+/// the keys hold the reason instead of numbers, so the rest of the bench still runs.
+fn render(
+    config: &Config,
+    secs: f64,
+    frames: &[Frame],
+    pipeline: &mut Pipeline,
+    out: &mut Map<String, Value>,
+) -> anyhow::Result<()> {
+    let keys = [
+        "render_640x480_1caption",
+        "render_640x480_4captions",
+        "pipeline_640x480_render",
+    ];
+    let mut r = match Renderer::new(config.overlay.clone(), RenderMode::Passthrough) {
+        Ok(r) => r,
+        Err(e) => {
+            for k in keys {
+                out.insert(k.into(), json!({ "skipped": e.to_string() }));
+            }
+            return Ok(());
+        }
+    };
+    out.insert("render_adapter".into(), json!(r.adapter()));
+    for (key, n) in [(keys[0], 1), (keys[1], 4)] {
+        let mut t = 0.0;
+        let m = measure(secs, 1, || {
+            t += 40.0;
+            r.render(&frames[0].image, &bench_scene(n, t))
+                .map(|_| ())
+                .map_err(Into::into)
+        })?;
+        out.insert(key.into(), m);
+    }
+    let mut i = 0;
+    let mut t = 1.0e6;
+    let m = measure(secs, 1, || {
+        i = (i + 1) % frames.len();
+        t += 1000.0 / 15.0;
+        let f = Frame::new(i as u64, t, frames[i].image.clone());
+        let fr = pipeline.process(&f)?;
+        r.render(&f.image, &Scene::from_result(&fr))?;
+        Ok(())
+    })?;
+    out.insert(keys[2].into(), m);
+    Ok(())
 }

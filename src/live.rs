@@ -7,8 +7,8 @@
 //! ```
 //!
 //! The display runs on the calling thread because windowing systems want their event
-//! loop on the main thread; today it renders offscreen ([`OffscreenDisplay`]), and a
-//! window is another [`Display`].
+//! loop on the main thread: a window ([`WindowDisplay`]), offscreen rendering
+//! ([`OffscreenDisplay`], which measures the same GPU work without a screen) or none.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
@@ -142,13 +142,43 @@ impl Infer for Pipeline {
     }
 }
 
-/// Where overlays go: offscreen today; a display window (winit + wgpu surface) is the
-/// next implementation of this trait, running on the caller's (main) thread.
+/// Where overlays go: a window, offscreen, or nowhere; runs on the caller's (main)
+/// thread.
 pub trait Display {
     /// Shows one frame with its captions and notices (e.g. the camera is lost).
     fn show(&mut self, frame: &Frame, scene: &Scene) -> anyhow::Result<()>;
     /// What it renders on, for the log.
     fn describe(&self) -> String;
+    /// Called between results (no new picture yet): a window handles its events
+    /// (resize, keys) and redraws if it must, so it never waits for inference.
+    fn idle(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// The user asked to stop (Esc, closed window).
+    fn wants_quit(&self) -> bool {
+        false
+    }
+}
+
+/// The overlay in a window (fullscreen on the display's monitor when asked).
+pub struct WindowDisplay(pub crate::render::window::Window);
+
+impl Display for WindowDisplay {
+    fn show(&mut self, frame: &Frame, scene: &Scene) -> anyhow::Result<()> {
+        Ok(self.0.show(&frame.image, scene)?)
+    }
+
+    fn describe(&self) -> String {
+        format!("window on {} (Esc quits)", self.0.adapter())
+    }
+
+    fn idle(&mut self) -> anyhow::Result<()> {
+        Ok(self.0.idle(Duration::ZERO)?)
+    }
+
+    fn wants_quit(&self) -> bool {
+        self.0.wants_quit()
+    }
 }
 
 /// Renders every overlay offscreen and discards it: measures the real render cost on a
@@ -197,6 +227,8 @@ pub struct LiveOptions {
     pub stats_every: Option<Duration>,
     /// While the camera is down, redraw the status banner this often.
     pub status_refresh: Duration,
+    /// Show the overlay in a window (else offscreen, or not at all without a GPU).
+    pub window: Option<crate::render::window::WindowOptions>,
 }
 
 impl Default for LiveOptions {
@@ -205,6 +237,7 @@ impl Default for LiveOptions {
             duration: None,
             stats_every: None,
             status_refresh: Duration::from_millis(200),
+            window: None,
         }
     }
 }
@@ -456,8 +489,8 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
     let mut last_stats = start;
     let mut last_frame: Option<Frame> = None;
     let mut last_banner = start;
-    let mut enabled = true;
-    let mut show = |display: &mut dyn Display, frame: &Frame, mut scene: Scene| -> Option<f64> {
+    let enabled = std::cell::Cell::new(true);
+    let show = |display: &mut dyn Display, frame: &Frame, mut scene: Scene| -> Option<f64> {
         if let Some(text) = lock(&sh.status).clone() {
             scene.notices.insert(
                 0,
@@ -467,7 +500,7 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
                 },
             );
         }
-        if !enabled {
+        if !enabled.get() {
             return None;
         }
         let t0 = Instant::now();
@@ -476,14 +509,17 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
             Err(e) => {
                 eprintln!("emocue: display failed ({e:#}); continuing without overlay");
                 lock(&sh.report).display_errors += 1;
-                enabled = false;
+                enabled.set(false);
                 None
             }
         }
     };
     loop {
         let elapsed = start.elapsed();
-        if stop.load(Ordering::Relaxed) || opts.duration.is_some_and(|d| elapsed >= d) {
+        if stop.load(Ordering::Relaxed)
+            || display.wants_quit()
+            || opts.duration.is_some_and(|d| elapsed >= d)
+        {
             break;
         }
         if let Some(every) = opts.stats_every {
@@ -511,6 +547,13 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
             }
             None if sh.results.is_closed() => break,
             None => {
+                if enabled.get() {
+                    if let Err(e) = display.idle() {
+                        eprintln!("emocue: display failed ({e:#}); continuing without overlay");
+                        lock(&sh.report).display_errors += 1;
+                        enabled.set(false);
+                    }
+                }
                 // The camera is away: keep the last picture with the banner on it.
                 let down = lock(&sh.status).is_some();
                 if down && last_banner.elapsed() >= opts.status_refresh {
@@ -599,17 +642,22 @@ pub fn run_camera(device: &Path, config: Config, opts: &LiveOptions) -> anyhow::
     );
     let overlay = config.overlay.clone();
     let mut pipeline = Pipeline::new(config)?;
-    let mut display: Box<dyn Display> = match Renderer::new(overlay, RenderMode::Passthrough) {
-        Ok(r) => Box::new(OffscreenDisplay::new(r)),
-        Err(e) => {
-            eprintln!("emocue: no overlay ({e}); captions are computed but not drawn");
-            Box::new(NoDisplay)
-        }
+    let mut display: Box<dyn Display> = match &opts.window {
+        // asked for a window: no silent fallback, the error says why and what to do
+        Some(w) => Box::new(WindowDisplay(crate::render::window::Window::open(
+            w.clone(),
+            overlay,
+            RenderMode::Passthrough,
+        )?)),
+        None => match Renderer::new(overlay, RenderMode::Passthrough) {
+            Ok(r) => Box::new(OffscreenDisplay::new(r)),
+            Err(e) => {
+                eprintln!("emocue: no overlay ({e}); captions are computed but not drawn");
+                Box::new(NoDisplay)
+            }
+        },
     };
-    eprintln!(
-        "emocue: overlay {} (no display window yet); Ctrl-C stops",
-        display.describe()
-    );
+    eprintln!("emocue: overlay {}; Ctrl-C stops", display.describe());
     run_live(
         &mut camera,
         &mut pipeline,

@@ -56,6 +56,13 @@ enum Cmd {
         /// Behind the captions: passthrough (camera), see-through (black) or debug.
         #[arg(long, value_name = "MODE", default_value = "passthrough")]
         render_mode: emocue::render::RenderMode,
+        /// Show the overlay in a window, paced to the clip's frame rate (Esc quits).
+        #[arg(long)]
+        window: bool,
+        /// With --window: fullscreen on this monitor (0 = first; a wrong number lists
+        /// the monitors there are).
+        #[arg(long, value_name = "N", requires = "window")]
+        monitor: Option<usize>,
     },
     /// Classify the faces in images: one JSON line per file.
     Classify {
@@ -92,6 +99,13 @@ enum Cmd {
         /// Stop after this many seconds (default: run until Ctrl-C).
         #[arg(long, value_name = "N", value_parser = positive_seconds)]
         seconds: Option<f64>,
+        /// Show the overlay in a window, paced to the clip's frame rate (Esc quits).
+        #[arg(long)]
+        window: bool,
+        /// With --window: fullscreen on this monitor (0 = first; a wrong number lists
+        /// the monitors there are).
+        #[arg(long, value_name = "N", requires = "window")]
+        monitor: Option<usize>,
     },
     /// List cameras (/dev/video*) with their formats, sizes and frame rates.
     Devices {
@@ -201,9 +215,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             every,
             render_video,
             render_mode,
+            window,
+            monitor,
         } => {
             let cfg = load_config(config.as_deref())?;
             let overlay = cfg.overlay.clone();
+            let mut window = open_window(window, monitor, &overlay, render_mode)?;
             let mut pipeline = Pipeline::new(cfg)?;
             let mut src = source::open(&input, fps)?;
             let targets = emocue::render::output::RenderTargets {
@@ -229,9 +246,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 src.as_mut(),
                 sink.as_deref_mut().map(|w| w as &mut dyn Write),
                 !no_timing,
-                &mut |frame, fr, notices| match rendered.as_mut() {
-                    Some(r) => r.frame(frame, fr, notices),
-                    None => Ok(()),
+                &mut |frame, fr, notices| {
+                    if let Some(r) = rendered.as_mut() {
+                        r.frame(frame, fr, notices)?;
+                    }
+                    match window.as_mut() {
+                        Some(w) => w.frame(frame, fr, notices),
+                        None => Ok(()),
+                    }
                 },
             );
             if let Some(mut s) = sink {
@@ -254,6 +276,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             stats,
             seconds,
+            window,
+            monitor,
         } => {
             let cfg = load_config(config.as_deref())?;
             // A camera named on the command line or in the config must be there; only
@@ -264,6 +288,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let opts = emocue::live::LiveOptions {
                     duration: seconds.map(std::time::Duration::from_secs_f64),
                     stats_every: stats.then_some(std::time::Duration::from_secs(5)),
+                    window: window.then_some(emocue::render::window::WindowOptions { monitor }),
                     ..Default::default()
                 };
                 let report = emocue::live::run_camera(&device, cfg, &opts)?;
@@ -279,9 +304,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 device.display(),
                 sample.display()
             );
+            let mut window = open_window(
+                window,
+                monitor,
+                &cfg.overlay,
+                emocue::render::RenderMode::Passthrough,
+            )?;
             let mut pipeline = Pipeline::new(cfg)?;
             let mut src = source::open(&sample, 15.0)?;
-            let sum = emocue::replay::replay(&mut pipeline, src.as_mut(), None, true)?;
+            let sum = emocue::replay::replay_with(
+                &mut pipeline,
+                src.as_mut(),
+                None,
+                true,
+                &mut |frame, fr, notices| match window.as_mut() {
+                    Some(w) => w.frame(frame, fr, notices),
+                    None => Ok(()),
+                },
+            )?;
             println!("{}", serde_json::to_string_pretty(&sum.to_json(true))?);
             Ok(ExitCode::SUCCESS)
         }
@@ -300,10 +340,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "measurement", "per s", "p50 ms", "p95 ms"
                 );
                 for (k, r) in m.iter().filter(|(_, r)| r.is_object()) {
+                    if let Some(why) = r.get("skipped") {
+                        println!("{k:<28} skipped: {}", why.as_str().unwrap_or_default());
+                        continue;
+                    }
                     println!(
                         "{k:<28} {:>10} {:>9} {:>9}",
                         r["per_s"], r["p50_ms"], r["p95_ms"]
                     );
+                }
+                if let Some(a) = v.get("render_adapter").and_then(Value::as_str) {
+                    println!("render adapter: {a}");
                 }
                 println!("peak memory: {} MiB, threads: 1", v["peak_rss_mib"]);
             }
@@ -408,6 +455,64 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         },
     }
+}
+
+/// `--window` for a replay: each frame shown when its timestamp comes due (the clip
+/// plays at its own pace), window events handled while waiting, Esc ends the replay.
+struct ReplayWindow {
+    window: emocue::render::window::Window,
+    start: std::time::Instant,
+    first_ms: Option<f64>,
+}
+
+impl ReplayWindow {
+    fn frame(
+        &mut self,
+        frame: &emocue::Frame,
+        fr: &emocue::pipeline::FrameResult,
+        notices: &[emocue::render::Notice],
+    ) -> anyhow::Result<()> {
+        let mut scene = emocue::render::Scene::from_result(fr);
+        scene.notices = notices.to_vec();
+        self.window.show(&frame.image, &scene)?;
+        let first = *self.first_ms.get_or_insert(frame.timestamp_ms);
+        let due =
+            std::time::Duration::from_secs_f64((frame.timestamp_ms - first).max(0.0) / 1000.0);
+        while !self.window.wants_quit() {
+            let now = self.start.elapsed();
+            if now >= due {
+                break;
+            }
+            self.window
+                .idle((due - now).min(std::time::Duration::from_millis(10)))?;
+        }
+        if self.window.wants_quit() {
+            return Err(emocue::replay::Stopped.into());
+        }
+        Ok(())
+    }
+}
+
+fn open_window(
+    wanted: bool,
+    monitor: Option<usize>,
+    overlay: &emocue::render::OverlayOptions,
+    mode: emocue::render::RenderMode,
+) -> anyhow::Result<Option<ReplayWindow>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let window = emocue::render::window::Window::open(
+        emocue::render::window::WindowOptions { monitor },
+        overlay.clone(),
+        mode,
+    )?;
+    eprintln!("emocue: window on {} (Esc quits)", window.adapter());
+    Ok(Some(ReplayWindow {
+        window,
+        start: std::time::Instant::now(),
+        first_ms: None,
+    }))
 }
 
 /// The overlay renderer for `replay --render/--render-video`, opened before the

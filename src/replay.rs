@@ -117,6 +117,12 @@ pub fn replay(
     replay_with(pipeline, source, events, timing, &mut |_, _, _| Ok(()))
 }
 
+/// Returned by a [`FrameHook`] to end a replay early and cleanly (Esc in the window):
+/// the summary of the frames so far is kept.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped by the user")]
+pub struct Stopped;
+
 /// Called after each frame's event is written (the overlay renderer).
 pub type FrameHook<'a> = dyn FnMut(&Frame, &FrameResult, &[Notice]) -> anyhow::Result<()> + 'a;
 
@@ -140,7 +146,10 @@ pub fn replay_with(
             out.write_all(b"\n")?;
         }
         summary.add(&labels, &fr);
-        on_frame(&frame, &fr, &pipeline.notices(&fr))?;
+        match on_frame(&frame, &fr, &pipeline.notices(&fr)) {
+            Err(e) if e.is::<Stopped>() => break,
+            other => other?,
+        }
     }
     Ok(summary)
 }

@@ -23,6 +23,11 @@ import torch.nn.functional as F
 # Channel plans. Each stage: (down-sampling conv width, residual width).
 NANO_B = dict(stem=16, s1=24, m1=32, s2=46, m2=52, s3=60)
 NANO_A = dict(stem=16, s1=24, m1=32, s2=56, m2=68, s3=90)
+# Version 2 (session 10): the same parameter budgets spent differently. Wider 24x24
+# stage (parameters are cheap there, spatial detail is not), one residual conv fewer
+# at 12x12 and none at 6x6, where each 3x3 conv costs the most parameters.
+NANO_B2 = dict(stem=24, s1=40, m1=40, s2=56, m2=64, s3=64, r1=2, r2=1, r3=0)
+NANO_A2 = dict(stem=24, s1=48, m1=48, s2=72, m2=80, s3=88, r1=2, r2=2, r3=0)
 
 
 def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
@@ -53,32 +58,31 @@ class EmotionNetNano(nn.Module):
         super().__init__()
         self.plan = plan
         self.stem = nn.Sequential(conv_bn(1, plan["stem"]), nn.ReLU(inplace=True))
-        self.s1 = Stage(plan["stem"], plan["s1"])  # 48 -> 24
-        # mixer 1: dense 1x1 over the stage's three 3x3 outputs
+        r1, r2, r3 = plan.get("r1", 2), plan.get("r2", 2), plan.get("r3", 1)
+        self.s1 = Stage(plan["stem"], plan["s1"], n_res=r1)  # 48 -> 24
+        # mixer 1: dense 1x1 over the stage's 3x3 outputs
         self.m1 = nn.Sequential(
-            nn.Conv2d(3 * plan["s1"], plan["m1"], 1, bias=False),
+            nn.Conv2d((1 + r1) * plan["s1"], plan["m1"], 1, bias=False),
             nn.BatchNorm2d(plan["m1"]),
             nn.ReLU(inplace=True),
         )
-        self.s2 = Stage(plan["m1"], plan["s2"])  # 24 -> 12
+        self.s2 = Stage(plan["m1"], plan["s2"], n_res=r2)  # 24 -> 12
         # mixer 2: dense 1x1 over stage 2's outputs plus mixer 1 (long-range)
         self.m2 = nn.Sequential(
-            nn.Conv2d(3 * plan["s2"] + plan["m1"], plan["m2"], 1, bias=False),
+            nn.Conv2d((1 + r2) * plan["s2"] + plan["m1"], plan["m2"], 1, bias=False),
             nn.BatchNorm2d(plan["m2"]),
             nn.ReLU(inplace=True),
         )
-        self.s3 = Stage(plan["m2"], plan["s3"], n_res=1)  # 12 -> 6
+        self.s3 = Stage(plan["m2"], plan["s3"], n_res=r3)  # 12 -> 6
         feat = plan["s3"] + plan["m2"] + plan["m1"]
         self.drop = nn.Dropout(dropout)
         self.fc = nn.Linear(feat, n_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        d1, a1, b1 = self.s1(x)
-        m1 = self.m1(torch.cat([d1, a1, b1], 1))
-        d2, a2, b2 = self.s2(m1)
+        m1 = self.m1(torch.cat(self.s1(x), 1))
         m1_down = F.avg_pool2d(m1, 2)
-        m2 = self.m2(torch.cat([d2, a2, b2, m1_down], 1))
+        m2 = self.m2(torch.cat(self.s2(m1) + [m1_down], 1))
         s3 = self.s3(m2)[-1]
         # global average pooling of the last stage and the two long-range mixers
         g = torch.cat([s3.mean((2, 3)), m2.mean((2, 3)), m1.mean((2, 3))], 1)
@@ -94,6 +98,9 @@ def nano_b(n_classes: int = 8) -> EmotionNetNano:
 
 def nano_a(n_classes: int = 8) -> EmotionNetNano:
     return EmotionNetNano(NANO_A, n_classes)
+
+
+PLANS = {"a": NANO_A, "b": NANO_B, "a2": NANO_A2, "b2": NANO_B2}
 
 
 def count_params(model: nn.Module) -> int:
@@ -130,7 +137,7 @@ def count_macs(model: nn.Module, size: int = 48) -> int:
 
 
 if __name__ == "__main__":
-    for name, fn in [("nano_a", nano_a), ("nano_b", nano_b)]:
+    for name, plan in PLANS.items():
         for n in (7, 8):
-            m = fn(n)
+            m = EmotionNetNano(plan, n)
             print(f"{name} classes={n} params={count_params(m)} MMAC={count_macs(m)/1e6:.2f}")

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 import augment
 import data
-from emonet import EmotionNetNano, NANO_A, NANO_B, count_macs, count_params
+from emonet import PLANS, EmotionNetNano, count_macs, count_params
 
 CK7 = [data.CLASSES.index(c) for c in data.CK_CLASSES]  # 8-way index of each CK+ class
 
@@ -74,7 +74,7 @@ def predict(model: torch.nn.Module, imgs: np.ndarray, bs: int = 512) -> np.ndarr
 
 
 def build(arch: str, n_classes: int) -> EmotionNetNano:
-    return EmotionNetNano(NANO_A if arch == "a" else NANO_B, n_classes)
+    return EmotionNetNano(PLANS[arch], n_classes)
 
 
 def load_init(model: EmotionNetNano, path: str, n_classes: int) -> None:
@@ -90,7 +90,7 @@ def load_init(model: EmotionNetNano, path: str, n_classes: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("task", choices=["ferplus", "ckfold"])
-    ap.add_argument("--arch", choices=["a", "b"], default="b")
+    ap.add_argument("--arch", choices=sorted(PLANS), default="b")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--bs", type=int, default=128)
@@ -103,6 +103,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-camera-aug", action="store_true")
     ap.add_argument("--no-balance", action="store_true")
+    ap.add_argument("--hard-labels", action="store_true", help="FER+ majority vote instead of the vote distribution")
     ap.add_argument("--balance-power", type=float, default=0.25, help="class weight = (1/freq)^power")
     ap.add_argument("--rot", type=float, default=10.0, help="rotation jitter, degrees")
     ap.add_argument("--shift", type=float, default=0.06, help="shift jitter, fraction of the crop")
@@ -127,6 +128,8 @@ def main() -> None:
         imgs, votes, _ = data.load_ferplus("train", a.limit)
         keep = data.majority(votes) >= 0
         imgs, soft = imgs[keep], data.soft_labels(votes[keep])
+        if a.hard_labels:
+            soft = np.eye(8, dtype=np.float32)[data.majority(votes)[keep]]
         ck_sel = np.isin(ck_fold, parse_folds(a.ck_folds))
         if ck_sel.any():
             ci = np.repeat(ck_imgs[ck_sel], a.ck_repeat, 0)

@@ -6,7 +6,7 @@
 //! elsewhere ([`crate::live`]): everything here is called from one thread.
 
 mod camera;
-mod convert;
+pub mod convert;
 pub mod fake;
 mod negotiate;
 mod record;

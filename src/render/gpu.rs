@@ -43,13 +43,23 @@ struct AtlasTexture {
     bind_group: wgpu::BindGroup,
 }
 
+/// The frame and overlay pipelines for one target format.
+struct Pipelines {
+    format: wgpu::TextureFormat,
+    frame: wgpu::RenderPipeline,
+    overlay: wgpu::RenderPipeline,
+}
+
 /// A wgpu device with the overlay's two pipelines and the textures they use.
 pub struct GpuRenderer {
     device: wgpu::Device,
     queue: wgpu::Queue,
+    adapter: wgpu::Adapter,
     info: wgpu::AdapterInfo,
-    frame_pipeline: wgpu::RenderPipeline,
-    overlay_pipeline: wgpu::RenderPipeline,
+    /// Pipelines for the offscreen target's format.
+    offscreen: Pipelines,
+    /// Pipelines for a window surface's format, built when a surface is configured.
+    surface: Option<Pipelines>,
     frame_layout: wgpu::BindGroupLayout,
     overlay_layout: wgpu::BindGroupLayout,
     linear: wgpu::Sampler,
@@ -64,10 +74,14 @@ pub struct GpuRenderer {
 
 /// Finds an adapter: whatever the system prefers first, then a software fallback
 /// (lavapipe), so machines without a GPU still render.
-async fn adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter, RenderError> {
+async fn adapter(
+    instance: &wgpu::Instance,
+    surface: Option<&wgpu::Surface<'_>>,
+) -> Result<wgpu::Adapter, RenderError> {
     let mut opts = wgpu::RequestAdapterOptions {
         power_preference: wgpu::PowerPreference::HighPerformance,
         force_fallback_adapter: false,
+        compatible_surface: surface,
         ..Default::default()
     };
     match instance.request_adapter(&opts).await {
@@ -117,6 +131,7 @@ fn sampler(device: &wgpu::Device, filter: wgpu::FilterMode) -> wgpu::Sampler {
 
 fn pipeline(
     device: &wgpu::Device,
+    format: wgpu::TextureFormat,
     label: &str,
     source: &str,
     layout: &wgpu::BindGroupLayout,
@@ -148,7 +163,7 @@ fn pipeline(
             entry_point: Some("fs_main"),
             compilation_options: Default::default(),
             targets: &[Some(wgpu::ColorTargetState {
-                format: FORMAT,
+                format,
                 // Straight alpha over an opaque background; destination alpha stays 1.
                 blend: Some(wgpu::BlendState {
                     color: wgpu::BlendComponent {
@@ -170,13 +185,55 @@ fn pipeline(
     })
 }
 
+fn pipelines(
+    device: &wgpu::Device,
+    format: wgpu::TextureFormat,
+    frame_layout: &wgpu::BindGroupLayout,
+    overlay_layout: &wgpu::BindGroupLayout,
+) -> Pipelines {
+    let attributes =
+        wgpu::vertex_attr_array![0 => Float32x4, 1 => Float32x4, 2 => Float32x4, 3 => Float32x4];
+    Pipelines {
+        format,
+        frame: pipeline(
+            device,
+            format,
+            "frame.wgsl",
+            include_str!("../../shaders/frame.wgsl"),
+            frame_layout,
+            &[],
+        ),
+        overlay: pipeline(
+            device,
+            format,
+            "overlay.wgsl",
+            include_str!("../../shaders/overlay.wgsl"),
+            overlay_layout,
+            &[Some(wgpu::VertexBufferLayout {
+                array_stride: std::mem::size_of::<Quad>() as u64,
+                step_mode: wgpu::VertexStepMode::Instance,
+                attributes: &attributes,
+            })],
+        ),
+    }
+}
+
 impl GpuRenderer {
     /// Opens a device and builds the pipelines. Fails with
     /// [`RenderError::NoAdapter`] when the machine has neither a GPU nor lavapipe.
     pub fn new() -> Result<Self, RenderError> {
         let instance =
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = pollster::block_on(adapter(&instance))?;
+        Self::with_instance(&instance, None)
+    }
+
+    /// A renderer on an adapter that can present to `surface` (a window), or any
+    /// adapter when `None`.
+    pub fn with_instance(
+        instance: &wgpu::Instance,
+        surface: Option<&wgpu::Surface<'_>>,
+    ) -> Result<Self, RenderError> {
+        let adapter = pollster::block_on(adapter(instance, surface))?;
         let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("emocue overlay"),
@@ -206,25 +263,7 @@ impl GpuRenderer {
                 sampler_entry(2),
             ],
         });
-        let frame_pipeline = pipeline(
-            &device,
-            "frame.wgsl",
-            include_str!("../../shaders/frame.wgsl"),
-            &frame_layout,
-            &[],
-        );
-        let attributes = wgpu::vertex_attr_array![0 => Float32x4, 1 => Float32x4, 2 => Float32x4, 3 => Float32x4];
-        let overlay_pipeline = pipeline(
-            &device,
-            "overlay.wgsl",
-            include_str!("../../shaders/overlay.wgsl"),
-            &overlay_layout,
-            &[Some(wgpu::VertexBufferLayout {
-                array_stride: std::mem::size_of::<Quad>() as u64,
-                step_mode: wgpu::VertexStepMode::Instance,
-                attributes: &attributes,
-            })],
-        );
+        let offscreen = pipelines(&device, FORMAT, &frame_layout, &overlay_layout);
         let globals = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("globals"),
             size: std::mem::size_of::<Globals>() as u64,
@@ -243,9 +282,10 @@ impl GpuRenderer {
             nearest: sampler(&device, wgpu::FilterMode::Nearest),
             device,
             queue,
+            adapter,
             info,
-            frame_pipeline,
-            overlay_pipeline,
+            offscreen,
+            surface: None,
             frame_layout,
             overlay_layout,
             globals,
@@ -433,21 +473,18 @@ impl GpuRenderer {
         a.generation = atlas.generation();
     }
 
-    /// Draws `quads` over `background` (black when `None`) on a `width`×`height`
-    /// target and reads the pixels back.
-    pub fn render(
+    /// Uploads what a frame needs: camera texture, atlas, screen size, quads.
+    fn prepare(
         &mut self,
         width: u32,
         height: u32,
         background: Option<&RgbImage>,
         quads: &[Quad],
         atlas: &GlyphAtlas,
-    ) -> Result<RgbaImage, RenderError> {
+    ) -> Result<(), RenderError> {
         if width == 0 || height == 0 {
             return Err(RenderError::Gpu(format!("empty target {width}x{height}")));
         }
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        self.ensure_target(width, height);
         if let Some(img) = background {
             self.upload_frame(img);
         }
@@ -474,8 +511,68 @@ impl GpuRenderer {
             self.queue
                 .write_buffer(&self.instances, 0, bytemuck::cast_slice(quads));
         }
+        Ok(())
+    }
 
-        let (Some(target), Some(atlas_tex)) = (&self.target, &self.atlas) else {
+    /// Records the frame's one render pass into `view`: clear to black, the camera
+    /// frame (if any), then the quads. `viewport` (x, y, w, h in target pixels) is
+    /// where the frame-sized picture lands, letterboxed in a window.
+    fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        view: &wgpu::TextureView,
+        pipes: &Pipelines,
+        viewport: Option<[f32; 4]>,
+        background: bool,
+        quads: usize,
+    ) -> Result<(), RenderError> {
+        let Some(atlas_tex) = &self.atlas else {
+            return Err(RenderError::Gpu("glyph atlas missing".into()));
+        };
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("overlay"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                    store: wgpu::StoreOp::Store,
+                },
+            })],
+            ..Default::default()
+        });
+        if let Some([x, y, w, h]) = viewport {
+            pass.set_viewport(x, y, w, h, 0.0, 1.0);
+        }
+        if let (true, Some(f)) = (background, &self.frame) {
+            pass.set_pipeline(&pipes.frame);
+            pass.set_bind_group(0, &f.bind_group, &[]);
+            pass.draw(0..3, 0..1);
+        }
+        if quads > 0 {
+            pass.set_pipeline(&pipes.overlay);
+            pass.set_bind_group(0, &atlas_tex.bind_group, &[]);
+            pass.set_vertex_buffer(0, self.instances.slice(..));
+            pass.draw(0..6, 0..quads as u32);
+        }
+        Ok(())
+    }
+
+    /// Draws `quads` over `background` (black when `None`) on a `width`×`height`
+    /// target and reads the pixels back.
+    pub fn render(
+        &mut self,
+        width: u32,
+        height: u32,
+        background: Option<&RgbImage>,
+        quads: &[Quad],
+        atlas: &GlyphAtlas,
+    ) -> Result<RgbaImage, RenderError> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        self.prepare(width, height, background, quads, atlas)?;
+        self.ensure_target(width, height);
+        let Some(target) = &self.target else {
             return Err(RenderError::Gpu("render target missing".into()));
         };
         let mut encoder = self
@@ -483,32 +580,14 @@ impl GpuRenderer {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("overlay"),
             });
-        {
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("overlay"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &target.view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                ..Default::default()
-            });
-            if let (Some(_), Some(f)) = (background, &self.frame) {
-                pass.set_pipeline(&self.frame_pipeline);
-                pass.set_bind_group(0, &f.bind_group, &[]);
-                pass.draw(0..3, 0..1);
-            }
-            if !quads.is_empty() {
-                pass.set_pipeline(&self.overlay_pipeline);
-                pass.set_bind_group(0, &atlas_tex.bind_group, &[]);
-                pass.set_vertex_buffer(0, self.instances.slice(..));
-                pass.draw(0..6, 0..quads.len() as u32);
-            }
-        }
+        self.encode(
+            &mut encoder,
+            &target.view,
+            &self.offscreen,
+            None,
+            background.is_some(),
+            quads.len(),
+        )?;
         encoder.copy_texture_to_buffer(
             target.texture.as_image_copy(),
             wgpu::TexelCopyBufferInfo {
@@ -555,5 +634,112 @@ impl GpuRenderer {
         }
         RgbaImage::from_raw(width, height, out)
             .ok_or_else(|| RenderError::Gpu("readback size mismatch".into()))
+    }
+
+    /// Configures a window surface at `width`×`height` and builds pipelines for its
+    /// format. Colours stay exact: an sRGB surface is drawn through its linear view.
+    pub fn configure_surface(
+        &mut self,
+        surface: &wgpu::Surface<'_>,
+        adapter_surface_caps: &wgpu::SurfaceCapabilities,
+        width: u32,
+        height: u32,
+    ) -> Result<(), RenderError> {
+        let Some(&format) = adapter_surface_caps.formats.first() else {
+            return Err(RenderError::Gpu(
+                "the window surface offers no pixel format".into(),
+            ));
+        };
+        let view_format = format.remove_srgb_suffix();
+        let Some(mut config) =
+            surface.get_default_config(&self.adapter, width.max(1), height.max(1))
+        else {
+            return Err(RenderError::Gpu(
+                "the window surface is not supported by this adapter".into(),
+            ));
+        };
+        config.format = format;
+        config.present_mode = wgpu::PresentMode::Fifo;
+        config.desired_maximum_frame_latency = 1;
+        if let Some(&alpha) = adapter_surface_caps.alpha_modes.first() {
+            config.alpha_mode = alpha;
+        }
+        config.view_formats = if view_format == format {
+            vec![]
+        } else {
+            vec![view_format]
+        };
+        surface.configure(&self.device, &config);
+        if self.surface.as_ref().map(|p| p.format) != Some(view_format) {
+            self.surface = Some(pipelines(
+                &self.device,
+                view_format,
+                &self.frame_layout,
+                &self.overlay_layout,
+            ));
+        }
+        Ok(())
+    }
+
+    /// What a surface made on this renderer's adapter can do (formats, alpha modes).
+    pub fn surface_caps(&self, surface: &wgpu::Surface<'_>) -> wgpu::SurfaceCapabilities {
+        surface.get_capabilities(&self.adapter)
+    }
+
+    /// Draws a `width`×`height` picture (the camera frame size) letterboxed into the
+    /// surface's current texture and presents it. `Ok(false)`: the surface is out of
+    /// date (a resize is under way) and the caller should reconfigure and retry.
+    pub fn present(
+        &mut self,
+        surface: &wgpu::Surface<'_>,
+        width: u32,
+        height: u32,
+        background: Option<&RgbImage>,
+        quads: &[Quad],
+        atlas: &GlyphAtlas,
+    ) -> Result<bool, RenderError> {
+        self.prepare(width, height, background, quads, atlas)?;
+        let texture = match surface.get_current_texture() {
+            wgpu::CurrentSurfaceTexture::Success(t)
+            | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
+            wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
+                return Ok(false);
+            }
+            // minimised or busy: skip this picture, the next one comes soon
+            wgpu::CurrentSurfaceTexture::Timeout | wgpu::CurrentSurfaceTexture::Occluded => {
+                return Ok(true);
+            }
+            other => return Err(RenderError::Gpu(format!("window surface: {other:?}"))),
+        };
+        let Some(pipes) = &self.surface else {
+            return Err(RenderError::Gpu("window surface not configured".into()));
+        };
+        let view = texture.texture.create_view(&wgpu::TextureViewDescriptor {
+            format: Some(pipes.format),
+            ..Default::default()
+        });
+        let (sw, sh) = (
+            texture.texture.width() as f32,
+            texture.texture.height() as f32,
+        );
+        let scale = (sw / width as f32).min(sh / height as f32);
+        let (w, h) = (width as f32 * scale, height as f32 * scale);
+        let viewport = [(sw - w) / 2.0, (sh - h) / 2.0, w, h];
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("window"),
+            });
+        self.encode(
+            &mut encoder,
+            &view,
+            pipes,
+            Some(viewport),
+            background.is_some(),
+            quads.len(),
+        )?;
+        self.queue.submit([encoder.finish()]);
+        self.queue.present(texture);
+        Ok(true)
     }
 }

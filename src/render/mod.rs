@@ -13,6 +13,7 @@ pub mod layout;
 pub mod output;
 pub mod preview;
 pub mod style;
+pub mod window;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -172,8 +173,18 @@ pub struct Renderer {
 impl Renderer {
     /// An offscreen renderer on the best adapter there is (a GPU, else lavapipe).
     pub fn new(options: OverlayOptions, mode: RenderMode) -> Result<Self, RenderError> {
+        Self::with_gpu(GpuRenderer::new()?, options, mode)
+    }
+
+    /// A renderer on a GPU device opened elsewhere (a window's, whose adapter must
+    /// be able to present to its surface).
+    pub fn with_gpu(
+        gpu: GpuRenderer,
+        options: OverlayOptions,
+        mode: RenderMode,
+    ) -> Result<Self, RenderError> {
         Ok(Renderer {
-            gpu: GpuRenderer::new()?,
+            gpu,
             atlas: GlyphAtlas::bundled()?,
             layout: CaptionLayout::new(),
             options,
@@ -208,6 +219,52 @@ impl Renderer {
     pub fn render(&mut self, frame: &RgbImage, scene: &Scene) -> Result<RgbaImage, RenderError> {
         let t0 = Instant::now();
         let (w, h) = frame.dimensions();
+        let quads = self.quads(w, h, scene);
+        let img = self
+            .gpu
+            .render(w, h, self.background(frame), &quads, &self.atlas)?;
+        self.last_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        Ok(img)
+    }
+
+    /// Configures a window surface of `width`×`height` pixels for [`Renderer::present`].
+    pub fn configure_surface(
+        &mut self,
+        surface: &wgpu::Surface<'_>,
+        width: u32,
+        height: u32,
+    ) -> Result<(), RenderError> {
+        let caps = self.gpu.surface_caps(surface);
+        self.gpu.configure_surface(surface, &caps, width, height)
+    }
+
+    /// [`Renderer::render`] into a window surface (letterboxed, no readback).
+    /// `Ok(false)`: the surface is out of date; reconfigure and call again.
+    pub fn present(
+        &mut self,
+        surface: &wgpu::Surface<'_>,
+        frame: &RgbImage,
+        scene: &Scene,
+    ) -> Result<bool, RenderError> {
+        let t0 = Instant::now();
+        let (w, h) = frame.dimensions();
+        let quads = self.quads(w, h, scene);
+        let ok = self
+            .gpu
+            .present(surface, w, h, self.background(frame), &quads, &self.atlas)?;
+        self.last_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        Ok(ok)
+    }
+
+    fn background<'a>(&self, frame: &'a RgbImage) -> Option<&'a RgbImage> {
+        match self.mode {
+            RenderMode::SeeThrough => None,
+            RenderMode::Passthrough | RenderMode::Debug => Some(frame),
+        }
+    }
+
+    /// Layout and quads of one `w`×`h` picture.
+    fn quads(&mut self, w: u32, h: u32, scene: &Scene) -> Vec<draw::Quad> {
         let px = self.options.caption_px_for(w, h);
         let opts =
             LayoutOptions::for_text_px(px, self.options.max_width_em, self.options.motion_tau_ms);
@@ -232,7 +289,7 @@ impl Renderer {
         if self.atlas.fill() > 0.75 {
             self.atlas.clear();
         }
-        let quads = draw::build(
+        draw::build(
             scene,
             &self.last,
             &mut self.atlas,
@@ -240,13 +297,6 @@ impl Renderer {
             self.mode,
             px,
             Vec2::new(w as f32, h as f32),
-        );
-        let background = match self.mode {
-            RenderMode::SeeThrough => None,
-            RenderMode::Passthrough | RenderMode::Debug => Some(frame),
-        };
-        let img = self.gpu.render(w, h, background, &quads, &self.atlas)?;
-        self.last_ms = t0.elapsed().as_secs_f64() * 1000.0;
-        Ok(img)
+        )
     }
 }
