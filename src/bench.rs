@@ -64,8 +64,21 @@ pub fn sample_frames() -> anyhow::Result<Vec<Frame>> {
     Ok(frames)
 }
 
+/// What `emocue bench` measures.
+#[derive(Clone, Debug, Default)]
+pub struct BenchOptions {
+    /// Seconds per measurement.
+    pub seconds: f64,
+    /// Measure this classifier file (key `classifier_model_batch{1,4}`) instead of the
+    /// configured int8 model and its f32 sibling: compares int8 forms in tract.
+    pub model: Option<std::path::PathBuf>,
+    /// Only the classifier: skip detector, pipeline and rendering.
+    pub classifier_only: bool,
+}
+
 /// Every measurement, as one JSON object.
-pub fn run(config: &Config, secs: f64) -> anyhow::Result<Value> {
+pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
+    let secs = opts.seconds;
     let frames = sample_frames()?;
     let mut out = Map::new();
     let luma = frames[0].luma();
@@ -78,9 +91,16 @@ pub fn run(config: &Config, secs: f64) -> anyhow::Result<Value> {
 
     let int8 = resolve_model(&config.models.classifier);
     let f32_path = int8.to_string_lossy().replace(".int8.onnx", ".onnx");
-    for (key, path) in [("int8", int8.clone()), ("f32", f32_path.into())] {
+    let models = match &opts.model {
+        Some(m) => vec![("model", m.clone())],
+        None => vec![("int8", int8.clone()), ("f32", f32_path.into())],
+    };
+    for (key, path) in models {
         let path: &Path = &path;
         if !path.exists() {
+            if opts.model.is_some() {
+                anyhow::bail!("no classifier model at {}", path.display());
+            }
             continue;
         }
         let mut c = Classifier::load(path)?;
@@ -90,6 +110,11 @@ pub fn run(config: &Config, secs: f64) -> anyhow::Result<Value> {
             let m = measure(secs, b, || c.logits(&batch).map(|_| ()).map_err(Into::into))?;
             out.insert(format!("classifier_{key}_batch{b}"), m);
         }
+    }
+    if opts.classifier_only {
+        out.insert("peak_rss_mib".into(), json!(peak_rss_mib()));
+        out.insert("threads".into(), json!(1));
+        return Ok(Value::Object(out));
     }
     let mut i = 0;
     out.insert(

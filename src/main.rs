@@ -140,6 +140,13 @@ enum Cmd {
         /// Settings file (TOML).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Measure this classifier ONNX instead of the configured int8/f32 pair (to
+        /// compare quantized forms: training/quant_forms.py).
+        #[arg(long, value_name = "PATH")]
+        model: Option<PathBuf>,
+        /// Only the classifier: skip detector, pipeline and rendering.
+        #[arg(long)]
+        classifier_only: bool,
     },
     /// Validate a settings file (and the wording profile it selects) or a wording
     /// profile (told apart by content): exit 0 when valid, 1 with every mistake as
@@ -329,9 +336,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             seconds,
             config,
+            model,
+            classifier_only,
         } => {
             let cfg = load_config(config.as_deref())?;
-            let v = emocue::bench::run(&cfg, seconds)?;
+            let opts = emocue::bench::BenchOptions {
+                seconds,
+                model,
+                classifier_only,
+            };
+            let v = emocue::bench::run(&cfg, &opts)?;
             if json {
                 println!("{}", serde_json::to_string(&v)?);
             } else if let Some(m) = v.as_object() {

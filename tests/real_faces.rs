@@ -207,4 +207,29 @@ fn classify_crop_on_fer_test_reproduces_the_documented_accuracy() {
         (acc - expected).abs() <= 0.005,
         "classify --crop: {acc:.4}, models/README.md says {expected:.4}"
     );
+
+    // The shipped per-emotion thresholds (config/labels/en.toml, from
+    // training/calibrate.py) keep their promise: a caption shown on a FER2013Test face
+    // is right at least 90 % of the time, and most faces still get one.
+    let profile =
+        emocue::profile::Profile::load(&root().join("config/labels/en.toml")).expect("en profile");
+    let th = profile.thresholds();
+    let (mut shown, mut right) = (0, 0);
+    for l in &lines {
+        let name = l["file"].as_str().unwrap().rsplit('/').next().unwrap();
+        let Some(t) = truth.get(name) else { continue };
+        let face = &l["faces"][0];
+        let label = face["label"].as_str().unwrap();
+        let p = face["probs"][label].as_f64().unwrap();
+        if p >= f64::from(th[label]) {
+            shown += 1;
+            right += (label == t) as usize;
+        }
+    }
+    let (coverage, shown_acc) = (shown as f64 / n as f64, right as f64 / shown as f64);
+    assert!(shown_acc >= 0.90, "shown captions {shown_acc:.4} correct");
+    assert!(
+        coverage >= 0.60,
+        "captions shown for only {coverage:.4} of faces"
+    );
 }

@@ -112,11 +112,12 @@ fn each_kind_of_mistake_is_reported_at_its_line_with_a_fix() {
             "\"#fffff\" in [disgust] is not a colour",
         ),
         (
-            edit("contempt", "min_confidence = 0.45", "min_confidence = 1.2"),
+            // the trailing `#` comments out the calibrated value that followed
+            edit("contempt", "min_confidence = ", "min_confidence = 1.2 #"),
             "min_confidence = 1.2 in [contempt] is outside [0, 1]",
         ),
         (
-            edit("surprise", "min_confidence = 0.45", "min_confidence = -0.1"),
+            edit("surprise", "min_confidence = ", "min_confidence = -0.1 #"),
             "is outside [0, 1]",
         ),
         (
@@ -301,7 +302,16 @@ fn min_confidence_becomes_the_class_threshold() {
     // Nothing is ever sure enough for 1.0: every emotion turns into "not sure".
     std::fs::write(
         &file,
-        en().replace("min_confidence = 0.45", "min_confidence = 1"),
+        en().lines()
+            .map(|l| {
+                if l.starts_with("min_confidence") {
+                    "min_confidence = 1"
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
     )
     .unwrap();
     until(&mut p, &mut src, long, &|f| {

@@ -48,17 +48,23 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--model", default=None, help="one classifier file (key classifier_model_*), as `emocue bench --model`")
+    ap.add_argument("--classifier-only", action="store_true")
     a = ap.parse_args()
     out = {}
     rng = np.random.default_rng(0)
-    for key, name in [("int8", "emotionnet_nano_b.int8.onnx"), ("f32", "emotionnet_nano_b.onnx")]:
-        s = session(ROOT / "models" / name)
+    models = [("int8", ROOT / "models" / "emotionnet_nano_b.int8.onnx"), ("f32", ROOT / "models" / "emotionnet_nano_b.onnx")]
+    if a.model:
+        models = [("model", Path(a.model))]
+    for key, path in models:
+        s = session(path)
         for b in (1, 4):
             x = rng.uniform(-1, 1, (2 * b, 1, 48, 48)).astype(np.float32)  # face + mirror
             out[f"classifier_{key}_batch{b}"] = measure(a.seconds, b, lambda: s.run(None, {"input": x}))
-    d = session(ROOT / "models" / "blazeface_full_range.onnx")
-    x = rng.uniform(-1, 1, (1, 3, 192, 192)).astype(np.float32)
-    out["detector_640x480"] = measure(a.seconds, 1, lambda: d.run(None, {"input": x}))
+    if not a.classifier_only:
+        d = session(ROOT / "models" / "blazeface_full_range.onnx")
+        x = rng.uniform(-1, 1, (1, 3, 192, 192)).astype(np.float32)
+        out["detector_640x480"] = measure(a.seconds, 1, lambda: d.run(None, {"input": x}))
     out["threads"] = 1
     out["runtime"] = f"onnxruntime {ort.__version__}"
     if a.json:

@@ -11,4 +11,4 @@ run full
 run nogeo --rot 0 --shift 0 --zoom 1.0
 run nocam --no-camera-aug
 run nobal --no-balance
-run hard --hard-labels
+if [ -n "${ABL_ALL:-}" ]; then run hard --hard-labels; fi  # majority-vote labels (off by default: time)
