@@ -89,11 +89,21 @@ pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
         .ok_or_else(|| anyhow::anyhow!("no face in the sample frame"))?
         .clone();
 
-    let int8 = resolve_model(&config.models.classifier);
-    let f32_path = int8.to_string_lossy().replace(".int8.onnx", ".onnx");
+    // The configured classifier's family: base.w8.onnx (int8 weights, the default),
+    // base.int8.onnx (QDQ, int8 activations too) and base.onnx (f32), where present.
+    let configured = resolve_model(&config.models.classifier);
+    let name = configured.to_string_lossy().into_owned();
+    let base = [".w8.onnx", ".int8.onnx", ".onnx"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(&name)
+        .to_string();
     let models = match &opts.model {
         Some(m) => vec![("model", m.clone())],
-        None => vec![("int8", int8.clone()), ("f32", f32_path.into())],
+        None => [("w8", ".w8.onnx"), ("int8", ".int8.onnx"), ("f32", ".onnx")]
+            .iter()
+            .map(|(k, s)| (*k, std::path::PathBuf::from(format!("{base}{s}"))))
+            .collect(),
     };
     for (key, path) in models {
         let path: &Path = &path;

@@ -178,11 +178,11 @@ fn classify_crop_on_fer_test_reproduces_the_documented_accuracy() {
     };
     let readme = std::fs::read_to_string(root().join("models/README.md")).unwrap();
     let expected: f64 = readme
-        .split("fer_test_int8_accuracy:")
+        .split("fer_test_default_accuracy:")
         .nth(1)
         .and_then(|s| s.split_whitespace().next())
         .and_then(|s| s.parse().ok())
-        .expect("models/README.md states fer_test_int8_accuracy");
+        .expect("models/README.md states fer_test_default_accuracy");
     let dir = data.join("ferplus/FER2013Test");
     let truth: HashMap<String, String> = ferplus_majority(&dir).into_iter().collect();
     let out = emocue(&["classify", "--crop", "--json", dir.to_str().unwrap()]);

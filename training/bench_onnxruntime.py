@@ -53,7 +53,7 @@ def main() -> None:
     a = ap.parse_args()
     out = {}
     rng = np.random.default_rng(0)
-    models = [("int8", ROOT / "models" / "emotionnet_nano_b.int8.onnx"), ("f32", ROOT / "models" / "emotionnet_nano_b.onnx")]
+    models = [(k, ROOT / "models" / f"emotionnet_nano_b{s}") for k, s in (("w8", ".w8.onnx"), ("int8", ".int8.onnx"), ("f32", ".onnx"))]
     if a.model:
         models = [("model", Path(a.model))]
     for key, path in models:

@@ -8,14 +8,16 @@ cd "$(dirname "$0")"
 R=../docs/results; I=../docs/img; M=../models
 mkdir -p $R $I
 export OMP_NUM_THREADS=1
-for p in onnx int8.onnx; do
-  tag=${p%.onnx}; tag=${tag:-f32}; [ "$p" = onnx ] && tag=f32
+for p in onnx int8.onnx w8.onnx; do
+  tag=${p%.onnx}; [ "$p" = onnx ] && tag=f32
   $PY evaluate.py fer $M/emotionnet_nano_b.$p --json $R/deployed_fer_test_$tag.json \
     --figure $I/cm_deployed_fer_test_$tag.png --title "deployed Nano-B $tag, FER2013Test"
   $PY evaluate.py ck $M/emotionnet_nano_b.$p --folds 8,9 --json $R/deployed_ck_heldout_$tag.json \
     --figure $I/cm_deployed_ck_heldout_$tag.png --title "deployed Nano-B $tag, CK+ folds 8-9 (never trained on)"
 done
 $PY evaluate.py agree $M/emotionnet_nano_b.onnx $M/emotionnet_nano_b.int8.onnx --json $R/deployed_int8_vs_f32.json
+$PY evaluate.py agree $M/emotionnet_nano_b.onnx $M/emotionnet_nano_b.w8.onnx --json $R/deployed_w8_vs_f32.json
+$PY calibrate.py $M/emotionnet_nano_b.w8.onnx --json $R/calibration.json --figure $I/coverage_accuracy.png
 if [ -f $M/fer_only/emotionnet_nano_b_fer.int8.onnx ]; then
   $PY evaluate.py ck $M/fer_only/emotionnet_nano_b_fer.int8.onnx --json $R/fer_only_ck_all.json \
     --figure $I/cm_fer_only_ck_all.png --title "FER+-only Nano-B int8 on all CK+ (7-way)"

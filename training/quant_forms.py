@@ -4,6 +4,11 @@ model on FER2013Test in onnxruntime (accuracy, argmax agreement); time them in t
 with `emocue bench --model FILE --classifier-only`.
 
     python training/quant_forms.py models/emotionnet_nano_b.onnx --out /tmp/qforms
+
+The winner for tract, int8 weights with f32 activations (`weight_only`), is what the
+app runs by default; write it next to the f32 model with:
+
+    python training/quant_forms.py models/emotionnet_nano_b.onnx --w8 models/emotionnet_nano_b.w8.onnx
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ VARIANTS = {
     "qop_conv_pc": ("QOperator", ["Conv"], True),
     "qop_conv_pt": ("QOperator", ["Conv"], False),
 }
+# plus "wq_pc": weight_only() below, scored the same way
 
 
 def main() -> None:
@@ -34,9 +40,21 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("f32")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--w8", default=None, help="write only the weight-only int8 file here")
     ap.add_argument("--calib-n", type=int, default=1024)
     a = ap.parse_args()
+    if a.w8:
+        weight_only(a.f32, a.w8)
+        meta = {p.key: p.value for p in onnx.load(a.f32).metadata_props}
+        meta["precision"] = "int8 weights (per-channel symmetric, DequantizeLinear), f32 activations"
+        m = onnx.load(a.w8)
+        del m.metadata_props[:]
+        for k, v in meta.items():
+            m.metadata_props.add(key=k, value=v)
+        onnx.save(m, a.w8)
+        print("wrote", a.w8)
+        return
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     imgs, _, _ = data.load_ferplus("train")
@@ -76,7 +94,48 @@ def main() -> None:
             "bytes": path.stat().st_size,
         }
         print(name, json.dumps(rows[name]), flush=True)
+    path = out / "wq_pc.int8.onnx"
+    weight_only(a.f32, str(path))
+    p = logits(session(str(path))[0], test[keep]).argmax(1)
+    rows["wq_pc"] = {
+        "accuracy": round(float((p == maj[keep]).mean()), 4),
+        "agreement_with_f32": round(float((p == ref).mean()), 4),
+        "ops": sorted({n.op_type for n in onnx.load(path).graph.node}),
+        "bytes": path.stat().st_size,
+    }
+    print("wq_pc", json.dumps(rows["wq_pc"]), flush=True)
     (out / "quant_forms.json").write_text(json.dumps(rows, indent=1))
+
+
+
+def weight_only(f32: str, out: str) -> None:
+    """int8 per-channel symmetric weights behind DequantizeLinear, f32 activations: the
+    file carries int8 weights, and a runtime that folds constant DequantizeLinear (tract
+    does) computes in f32 at f32 speed."""
+    from onnx import helper, numpy_helper
+
+    m = onnx.load(f32)
+    g = m.graph
+    inits = {i.name: i for i in g.initializer}
+    conv_w = {n.input[1] for n in g.node if n.op_type == "Conv"}
+    new_nodes = []
+    for name in sorted(conv_w):
+        w = numpy_helper.to_array(inits[name]).astype(np.float32)
+        scale = np.abs(w).reshape(w.shape[0], -1).max(1) / 127.0
+        scale = np.maximum(scale, 1e-12).astype(np.float32)
+        q = np.clip(np.round(w / scale.reshape(-1, *[1] * (w.ndim - 1))), -127, 127).astype(np.int8)
+        g.initializer.remove(inits[name])
+        g.initializer.extend([
+            numpy_helper.from_array(q, name + "_q"),
+            numpy_helper.from_array(scale, name + "_scale"),
+            numpy_helper.from_array(np.zeros(w.shape[0], np.int8), name + "_zp"),
+        ])
+        new_nodes.append(helper.make_node("DequantizeLinear", [name + "_q", name + "_scale", name + "_zp"], [name], axis=0))
+    nodes = list(g.node)
+    del g.node[:]
+    g.node.extend(new_nodes + nodes)
+    onnx.checker.check_model(m)
+    onnx.save(m, out)
 
 
 if __name__ == "__main__":
