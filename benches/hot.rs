@@ -88,19 +88,10 @@ fn nms(c: &mut Criterion) {
 }
 
 fn smoothing(c: &mut Criterion) {
-    let labels: Vec<String> = [
-        "neutral",
-        "happiness",
-        "surprise",
-        "sadness",
-        "anger",
-        "disgust",
-        "fear",
-        "contempt",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let labels: Vec<String> = emocue::profile::CLASS_KEYS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut s = Smoother::new(&SmoothingOptions::default(), &labels);
     let raw = [0.1, 0.5, 0.1, 0.05, 0.05, 0.1, 0.05, 0.05];
     let mut t = 0.0;

@@ -5,26 +5,18 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use common::sample_frames;
 use emocue::capture::fake::FakeCamera;
 use emocue::capture::{
     Camera, CameraSettings, CaptureError, CaptureEvent, CaptureRequest, FormatInfo, PixelFormat,
     SizeInfo,
 };
-use emocue::source::{FrameSource, Y4mReader, load_rgb};
+use emocue::source::{FrameSource, Y4mReader};
 use image::RgbImage;
 
 mod common;
 
 const DEV: &str = "/dev/fake-video0";
-
-fn sample_frames(n: usize) -> Vec<RgbImage> {
-    (0..n)
-        .map(|i| {
-            let p = common::root().join(format!("samples/astronaut/frame_{i:03}.jpg"));
-            load_rgb(&p, i as u64).expect("sample frame")
-        })
-        .collect()
-}
 
 fn settings() -> CameraSettings {
     CameraSettings {

@@ -75,18 +75,12 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
 
 /// Reads FER+ majority labels of a split: (file name, class key), dropping unknown/NF.
 pub fn ferplus_majority(dir: &Path) -> Vec<(String, String)> {
-    const KEYS: [&str; 10] = [
-        "neutral",
-        "happiness",
-        "surprise",
-        "sadness",
-        "anger",
-        "disgust",
-        "fear",
-        "contempt",
-        "unknown",
-        "NF",
-    ];
+    // FER+ label.csv columns: the 8 emotions in model order, then unknown and NF
+    let keys: Vec<&str> = emocue::profile::CLASS_KEYS
+        .iter()
+        .copied()
+        .chain(["unknown", "NF"])
+        .collect();
     let text = std::fs::read_to_string(dir.join("label.csv")).expect("label.csv");
     let mut out = Vec::new();
     for line in text.lines() {
@@ -105,8 +99,18 @@ pub fn ferplus_majority(dir: &Path) -> Vec<(String, String)> {
             }
         }
         if best < 8 {
-            out.push((name, KEYS[best].to_string()));
+            out.push((name, keys[best].to_string()));
         }
     }
     out
+}
+
+/// The first `n` frames of the bundled sample clip (the fake camera's pictures).
+pub fn sample_frames(n: usize) -> Vec<image::RgbImage> {
+    (0..n)
+        .map(|i| {
+            let p = root().join(format!("samples/astronaut/frame_{i:03}.jpg"));
+            emocue::source::load_rgb(&p, i as u64).expect("sample frame")
+        })
+        .collect()
 }

@@ -12,22 +12,11 @@ use emocue::capture::{Camera, CameraSettings, CaptureRequest, PixelFormat};
 use emocue::live::{Display, Infer, LiveOptions, NoDisplay, run_live};
 use emocue::pipeline::{FrameResult, StageTiming};
 use emocue::render::Scene;
-use emocue::source::load_rgb;
-use image::RgbImage;
 
 mod common;
 use common::*;
 
 const DEV: &str = "/dev/fake-video0";
-
-fn sample_frames(n: usize) -> Vec<RgbImage> {
-    (0..n)
-        .map(|i| {
-            let p = root().join(format!("samples/astronaut/frame_{i:03}.jpg"));
-            load_rgb(&p, i as u64).expect("sample frame")
-        })
-        .collect()
-}
 
 fn settings() -> CameraSettings {
     CameraSettings {

@@ -185,6 +185,30 @@ fn pipeline(
     })
 }
 
+/// A texture the shaders sample and the CPU fills (camera frame, glyph atlas).
+fn sampled_texture(
+    device: &wgpu::Device,
+    label: &str,
+    width: u32,
+    height: u32,
+    format: wgpu::TextureFormat,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    })
+}
+
 fn pipelines(
     device: &wgpu::Device,
     format: wgpu::TextureFormat,
@@ -352,20 +376,13 @@ impl GpuRenderer {
             .as_ref()
             .is_some_and(|f| f.width == width && f.height == height)
         {
-            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("camera frame"),
-                size: wgpu::Extent3d {
-                    width,
-                    height,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba8Unorm,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            });
+            let texture = sampled_texture(
+                &self.device,
+                "camera frame",
+                width,
+                height,
+                wgpu::TextureFormat::Rgba8Unorm,
+            );
             let view = texture.create_view(&Default::default());
             let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("frame"),
@@ -412,20 +429,13 @@ impl GpuRenderer {
     fn upload_atlas(&mut self, atlas: &GlyphAtlas) {
         let size = atlas.size();
         if self.atlas.as_ref().is_none_or(|a| a.size != size) {
-            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("glyph atlas"),
-                size: wgpu::Extent3d {
-                    width: size,
-                    height: size,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::R8Unorm,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            });
+            let texture = sampled_texture(
+                &self.device,
+                "glyph atlas",
+                size,
+                size,
+                wgpu::TextureFormat::R8Unorm,
+            );
             let view = texture.create_view(&Default::default());
             let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("overlay"),
