@@ -89,8 +89,8 @@ pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
         .ok_or_else(|| anyhow::anyhow!("no face in the sample frame"))?
         .clone();
 
-    // The configured classifier's family: base.w8.onnx (int8 weights, the default),
-    // base.int8.onnx (QDQ, int8 activations too) and base.onnx (f32), where present.
+    // The configured classifier's family: base.w8.onnx (int8 weights), base.int8.onnx
+    // (QDQ, int8 activations too: the default) and base.onnx (f32), where present.
     let configured = resolve_model(&config.models.classifier);
     let name = configured.to_string_lossy().into_owned();
     let base = [".w8.onnx", ".int8.onnx", ".onnx"]

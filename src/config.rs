@@ -50,7 +50,7 @@ impl Default for ModelPaths {
     fn default() -> Self {
         ModelPaths {
             detector: "models/blazeface_full_range.onnx".into(),
-            classifier: "models/emotionnet_nano_b.w8.onnx".into(),
+            classifier: "models/emotionnet_nano_b.int8.onnx".into(),
         }
     }
 }

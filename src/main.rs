@@ -72,7 +72,7 @@ enum Cmd {
         /// Each image is already a framed face crop: no detection, one face.
         #[arg(long)]
         crop: bool,
-        /// Classifier ONNX (default: the config's, models/emotionnet_nano_b.w8.onnx).
+        /// Classifier ONNX (default: the config's, models/emotionnet_nano_b.int8.onnx).
         #[arg(long, value_name = "PATH")]
         model: Option<PathBuf>,
         /// JSON lines (the default output is one readable line per file).

@@ -17,7 +17,7 @@ for p in onnx int8.onnx w8.onnx; do
 done
 $PY evaluate.py agree $M/emotionnet_nano_b.onnx $M/emotionnet_nano_b.int8.onnx --json $R/deployed_int8_vs_f32.json
 $PY evaluate.py agree $M/emotionnet_nano_b.onnx $M/emotionnet_nano_b.w8.onnx --json $R/deployed_w8_vs_f32.json
-$PY calibrate.py $M/emotionnet_nano_b.w8.onnx --json $R/calibration.json --figure $I/coverage_accuracy.png
+$PY calibrate.py $M/emotionnet_nano_b.int8.onnx --json $R/calibration.json --figure $I/coverage_accuracy.png
 if [ -f $M/fer_only/emotionnet_nano_b_fer.int8.onnx ]; then
   $PY evaluate.py ck $M/fer_only/emotionnet_nano_b_fer.int8.onnx --json $R/fer_only_ck_all.json \
     --figure $I/cm_fer_only_ck_all.png --title "FER+-only Nano-B int8 on all CK+ (7-way)"
