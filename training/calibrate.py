@@ -92,14 +92,12 @@ def fit_thresholds(
 def shown(p: np.ndarray, y: np.ndarray, th: np.ndarray) -> dict:
     pred, conf = p.argmax(1), p.max(1)
     show = conf >= th[pred]
-    per = {}
     return {
         "coverage": round(float(show.mean()), 4),
         "shown_accuracy": round(float((pred[show] == y[show]).mean()) if show.any() else 0.0, 4),
         "all_accuracy": round(float((pred == y).mean()), 4),
         "n": int(len(y)),
-        "per_class": per
-        | {
+        "per_class": {
             data.CLASSES[c]: {
                 "shown": int((show & (pred == c)).sum()),
                 "precision": round(float((y[show & (pred == c)] == c).mean()), 4) if (show & (pred == c)).any() else None,

@@ -22,7 +22,7 @@ import onnx
 
 import data
 from evaluate import logits, session
-from export import Calib
+from export import Calib, set_meta
 
 VARIANTS = {
     # name: (format, ops to quantize (None = all), per_channel)
@@ -48,11 +48,7 @@ def main() -> None:
         weight_only(a.f32, a.w8)
         meta = {p.key: p.value for p in onnx.load(a.f32).metadata_props}
         meta["precision"] = "int8 weights (per-channel symmetric, DequantizeLinear), f32 activations"
-        m = onnx.load(a.w8)
-        del m.metadata_props[:]
-        for k, v in meta.items():
-            m.metadata_props.add(key=k, value=v)
-        onnx.save(m, a.w8)
+        set_meta(Path(a.w8), meta)
         print("wrote", a.w8)
         return
     out = Path(a.out)
@@ -80,12 +76,8 @@ def main() -> None:
             extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
             **kw,
         )
-        m = onnx.load(path)
-        del m.metadata_props[:]
-        for k, v in meta.items():
-            m.metadata_props.add(key=k, value=v)
-        onnx.save(m, path)
-        ops_used = sorted({n.op_type for n in m.graph.node})
+        set_meta(path, meta)
+        ops_used = sorted({n.op_type for n in onnx.load(path).graph.node})
         p = logits(session(str(path))[0], test[keep]).argmax(1)
         rows[name] = {
             "accuracy": round(float((p == maj[keep]).mean()), 4),

@@ -185,13 +185,15 @@ fn pipeline(
     })
 }
 
-/// A texture the shaders sample and the CPU fills (camera frame, glyph atlas).
-fn sampled_texture(
+/// A 2D texture: sampled and CPU-filled (camera frame, glyph atlas) or the offscreen
+/// render target.
+fn texture_2d(
     device: &wgpu::Device,
     label: &str,
     width: u32,
     height: u32,
     format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
 ) -> wgpu::Texture {
     device.create_texture(&wgpu::TextureDescriptor {
         label: Some(label),
@@ -204,10 +206,13 @@ fn sampled_texture(
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
         format,
-        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        usage,
         view_formats: &[],
     })
 }
+
+const SAMPLED: wgpu::TextureUsages =
+    wgpu::TextureUsages::TEXTURE_BINDING.union(wgpu::TextureUsages::COPY_DST);
 
 fn pipelines(
     device: &wgpu::Device,
@@ -337,20 +342,14 @@ impl GpuRenderer {
         {
             return;
         }
-        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("overlay target"),
-            size: wgpu::Extent3d {
-                width,
-                height,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: FORMAT,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-            view_formats: &[],
-        });
+        let texture = texture_2d(
+            &self.device,
+            "overlay target",
+            width,
+            height,
+            FORMAT,
+            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        );
         let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
         let padded_row = (width * 4).div_ceil(align) * align;
         let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -376,12 +375,13 @@ impl GpuRenderer {
             .as_ref()
             .is_some_and(|f| f.width == width && f.height == height)
         {
-            let texture = sampled_texture(
+            let texture = texture_2d(
                 &self.device,
                 "camera frame",
                 width,
                 height,
                 wgpu::TextureFormat::Rgba8Unorm,
+                SAMPLED,
             );
             let view = texture.create_view(&Default::default());
             let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -429,12 +429,13 @@ impl GpuRenderer {
     fn upload_atlas(&mut self, atlas: &GlyphAtlas) {
         let size = atlas.size();
         if self.atlas.as_ref().is_none_or(|a| a.size != size) {
-            let texture = sampled_texture(
+            let texture = texture_2d(
                 &self.device,
                 "glyph atlas",
                 size,
                 size,
                 wgpu::TextureFormat::R8Unorm,
+                SAMPLED,
             );
             let view = texture.create_view(&Default::default());
             let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
