@@ -14,13 +14,13 @@ import torch.nn.functional as F
 
 def geometric(x: torch.Tensor, rot_deg: float, shift: float, zoom: float, flip: bool, g: torch.Generator) -> torch.Tensor:
     """Random rotation, shift (fraction of the crop), zoom and horizontal flip."""
-    n = x.shape[0]
-    ang = (torch.rand(n, generator=g) * 2 - 1) * math.radians(rot_deg)
+    n, d = x.shape[0], x.device
+    ang = (torch.rand(n, generator=g, device=d) * 2 - 1) * math.radians(rot_deg)
     # zoom > 1 shows more context (the face shrinks), like a looser detector box
-    s = torch.exp((torch.rand(n, generator=g) * 2 - 1) * math.log(zoom))
-    tx = (torch.rand(n, generator=g) * 2 - 1) * shift * 2
-    ty = (torch.rand(n, generator=g) * 2 - 1) * shift * 2
-    fl = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0) if flip else torch.ones(n)
+    s = torch.exp((torch.rand(n, generator=g, device=d) * 2 - 1) * math.log(zoom))
+    tx = (torch.rand(n, generator=g, device=d) * 2 - 1) * shift * 2
+    ty = (torch.rand(n, generator=g, device=d) * 2 - 1) * shift * 2
+    fl = torch.where(torch.rand(n, generator=g, device=d) < 0.5, -1.0, 1.0) if flip else torch.ones(n, device=d)
     cos, sin = torch.cos(ang) * s, torch.sin(ang) * s
     theta = torch.stack(
         [torch.stack([cos * fl, -sin, tx], 1), torch.stack([sin * fl, cos, ty], 1)], 1
@@ -31,7 +31,7 @@ def geometric(x: torch.Tensor, rot_deg: float, shift: float, zoom: float, flip: 
 
 def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     r = 3
-    t = torch.arange(-r, r + 1, dtype=x.dtype)
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-(t[None] ** 2) / (2 * sigma[:, None] ** 2))
     k = k / k.sum(1, keepdim=True)  # (n, 7)
     n = x.shape[0]
@@ -43,20 +43,20 @@ def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 def camera(x: torch.Tensor, g: torch.Generator, p: float = 0.3) -> torch.Tensor:
     """Photometric and sensor artefacts of real cameras, each applied with probability p."""
-    n = x.shape[0]
-    dev = lambda: torch.rand(n, 1, 1, 1, generator=g)  # noqa: E731
-    on = lambda: (torch.rand(n, 1, 1, 1, generator=g) < p).float()  # noqa: E731
+    n, d = x.shape[0], x.device
+    dev = lambda: torch.rand(n, 1, 1, 1, generator=g, device=d)  # noqa: E731
+    on = lambda: (torch.rand(n, 1, 1, 1, generator=g, device=d) < p).float()  # noqa: E731
     # resolution loss: a small face upscaled by the crop
     m = on()
     if m.any():
-        f = 20 + int(torch.randint(0, 20, (1,), generator=g))
+        f = 20 + int(torch.randint(0, 20, (1,), generator=g, device=d))
         lo = F.interpolate(x, size=(f, f), mode="area")
         lo = F.interpolate(lo, size=x.shape[-2:], mode="bilinear", align_corners=False)
         x = m * lo + (1 - m) * x
     # defocus / motion blur
     m = on()
     if m.any():
-        sigma = 0.3 + 0.7 * torch.rand(n, generator=g)
+        sigma = 0.3 + 0.7 * torch.rand(n, generator=g, device=d)
         x = m * _blur(x, sigma) + (1 - m) * x
     # gamma, exposure and contrast (low light included)
     gamma = torch.exp((dev() * 2 - 1) * math.log(1.5))
@@ -70,7 +70,7 @@ def camera(x: torch.Tensor, g: torch.Generator, p: float = 0.3) -> torch.Tensor:
     # sensor noise, stronger in the dark
     m = on()
     sigma = 0.03 * dev()
-    x = x + m * sigma * torch.randn(x.shape, generator=g)
+    x = x + m * sigma * torch.randn(x.shape, generator=g, device=d)
     # 8-bit quantisation like a real frame
     return (x.clamp(0, 1) * 255).round() / 255
 

@@ -44,6 +44,14 @@ def load_gray(path: Path) -> np.ndarray:
 _cache: dict = {}
 
 
+# A packed copy of the data (pack_data.py) for machines without ../shared/data.
+PACK = os.environ.get("EMOCUE_PACK")
+
+
+def _pack_meta(pack: Path):
+    return np.load(pack / "meta.npz")
+
+
 def load_ferplus(split: str, limit: int | None = None):
     """Returns (images uint8 N×48×48, votes float32 N×10, names).
 
@@ -51,6 +59,17 @@ def load_ferplus(split: str, limit: int | None = None):
     """
     key = ("fer", split, limit)
     if key in _cache:
+        return _cache[key]
+    if PACK:
+        from pack_data import read_mosaic
+
+        m = _pack_meta(Path(PACK))
+        votes = m[f"fer_{split}_votes"].astype(np.float32)
+        names = list(m[f"fer_{split}_names"])
+        images = read_mosaic(Path(PACK) / f"fer_{split}.png", len(votes))
+        if limit:
+            images, votes, names = images[:limit], votes[:limit], names[:limit]
+        _cache[key] = (images, votes, names)
         return _cache[key]
     folder = require(DATA / "ferplus" / FER_SPLITS[split])
     names, votes = [], []
@@ -86,6 +105,9 @@ def load_ckplus():
     """Returns (images N×48×48, labels as CLASSES indices, subjects, paths)."""
     if "ck" in _cache:
         return _cache["ck"]
+    if PACK:
+        _cache["ck"] = load_ckplus_pack(Path(PACK))
+        return _cache["ck"]
     root = require(DATA / "ckplus48")
     imgs, labels, subjects, paths = [], [], [], []
     with open(root / "manifest.csv", newline="") as f:
@@ -98,6 +120,14 @@ def load_ckplus():
     out = (np.stack(imgs), np.asarray(labels), np.asarray(subjects), paths)
     _cache["ck"] = out
     return out
+
+
+def load_ckplus_pack(pack: Path):
+    from pack_data import read_mosaic
+
+    m = _pack_meta(pack)
+    labels = m["ck_labels"]
+    return read_mosaic(pack / "ck.png", len(labels)), labels, m["ck_subjects"], list(m["ck_paths"])
 
 
 SPLIT_FILE = Path(__file__).resolve().parent / "splits" / "ckplus_10fold.csv"

@@ -103,6 +103,37 @@ def nano_a(n_classes: int = 8) -> EmotionNetNano:
 PLANS = {"a": NANO_A, "b": NANO_B, "a2": NANO_A2, "b2": NANO_B2}
 
 
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.c1 = conv_bn(cin, cout, 3, stride)
+        self.c2 = conv_bn(cout, cout, 3, 1)
+        self.skip = conv_bn(cin, cout, 1, stride) if (stride != 1 or cin != cout) else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.c2(F.relu(self.c1(x))) + self.skip(x))
+
+
+class Teacher(nn.Module):
+    """A ResNet-18-shaped distillation teacher for 48x48 faces (never shipped): four
+    stages of two basic blocks at 48, 24, 12 and 6 pixels, widths w, 2w, 4w, 8w."""
+
+    def __init__(self, n_classes: int = 8, width: int = 48, dropout: float = 0.2):
+        super().__init__()
+        w = width
+        self.stem = nn.Sequential(conv_bn(1, w), nn.ReLU(inplace=True))
+        layers, cin = [], w
+        for i, cout in enumerate((w, 2 * w, 4 * w, 8 * w)):
+            layers += [BasicBlock(cin, cout, 1 if i == 0 else 2), BasicBlock(cout, cout, 1)]
+            cin = cout
+        self.body = nn.Sequential(*layers)
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(cin, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.drop(self.body(self.stem(x)).mean((2, 3))))
+
+
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -141,3 +172,5 @@ if __name__ == "__main__":
         for n in (7, 8):
             m = EmotionNetNano(plan, n)
             print(f"{name} classes={n} params={count_params(m)} MMAC={count_macs(m)/1e6:.2f}")
+    t = Teacher(8)
+    print(f"teacher params={count_params(t)} MMAC={count_macs(t)/1e6:.2f}")

@@ -7,6 +7,8 @@ FER+ (the deployed model; selected on FER2013Valid, optionally with CK+ subject 
 CK+ 10-fold, paper protocol (7 classes, held-out predictions saved per fold):
     python training/train.py ckfold --arch b --fold 3 --epochs 200 --out runs/ck_b_scratch
 Smoke test (CI): --limit 512 --epochs 1
+GPU (gpu_run.sh): --device cuda, --time-budget S (a cosine schedule over wall-clock
+time instead of epochs), a teacher (--arch teacher) and distillation (--teacher PATH).
 
 Every run writes OUT/log.jsonl (one line per epoch), OUT/best.pt and, for CK+ folds,
 OUT/fold{k}_pred.npz with the held-out probabilities.
@@ -26,7 +28,7 @@ import torch.nn.functional as F
 
 import augment
 import data
-from emonet import PLANS, EmotionNetNano, count_macs, count_params
+from emonet import PLANS, EmotionNetNano, Teacher, count_macs, count_params
 
 CK7 = [data.CLASSES.index(c) for c in data.CK_CLASSES]  # 8-way index of each CK+ class
 
@@ -64,17 +66,26 @@ def to_tensor(imgs: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, imgs: np.ndarray, bs: int = 512) -> np.ndarray:
+def predict(model: torch.nn.Module, imgs: np.ndarray, bs: int = 512, device: str = "cpu") -> np.ndarray:
     model.eval()
     outs = []
     for i in range(0, len(imgs), bs):
-        x = augment.normalise(to_tensor(imgs[i : i + bs]))
-        outs.append(model(x))
+        x = augment.normalise(to_tensor(imgs[i : i + bs]).to(device))
+        outs.append(model(x).float().cpu())
     return torch.cat(outs).numpy()
 
 
-def build(arch: str, n_classes: int) -> EmotionNetNano:
+def build(arch: str, n_classes: int, width: int = 48) -> torch.nn.Module:
+    if arch == "teacher":
+        return Teacher(n_classes, width)
     return EmotionNetNano(PLANS[arch], n_classes)
+
+
+def load_teacher(path: str, device: str) -> torch.nn.Module:
+    ck = torch.load(path, map_location="cpu")
+    t = build(ck["arch"], ck["n_classes"], ck.get("width", 48))
+    t.load_state_dict(ck["state_dict"])
+    return t.to(device).eval()
 
 
 def load_init(model: EmotionNetNano, path: str, n_classes: int) -> None:
@@ -90,7 +101,13 @@ def load_init(model: EmotionNetNano, path: str, n_classes: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("task", choices=["ferplus", "ckfold"])
-    ap.add_argument("--arch", choices=sorted(PLANS), default="b")
+    ap.add_argument("--arch", choices=sorted(PLANS) + ["teacher"], default="b")
+    ap.add_argument("--width", type=int, default=48, help="teacher width")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--time-budget", type=float, default=0, help="seconds; cosine schedule over wall-clock time, --epochs is the cap")
+    ap.add_argument("--teacher", default=None, help="distil from this checkpoint")
+    ap.add_argument("--kd-alpha", type=float, default=0.7, help="weight of the teacher's targets")
+    ap.add_argument("--kd-t", type=float, default=2.0, help="distillation temperature")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--bs", type=int, default=128)
@@ -156,41 +173,70 @@ def main() -> None:
         cw[:] = 1
     sample_w = torch.from_numpy(cw[hard]).float()
 
-    model = build(a.arch, n_classes)
+    dev = a.device
+    if dev.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True
+        g = torch.Generator(device=dev).manual_seed(a.seed)
+    model = build(a.arch, n_classes, a.width)
     if a.init:
         load_init(model, a.init, n_classes)
+    meta = dict(vars(a), params=count_params(model), macs=count_macs(model))
+    model = model.to(dev)
+    teacher = load_teacher(a.teacher, dev) if a.teacher else None
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    x_all, y_all = to_tensor(imgs), torch.from_numpy(soft).float()
+    x_all, y_all = to_tensor(imgs).to(dev), torch.from_numpy(soft).float().to(dev)
+    sample_w = sample_w.to(dev)
     n = len(x_all)
     steps = max(n // a.bs, 1)
-    meta = dict(vars(a), params=count_params(model), macs=count_macs(model), n_train=n, n_val=len(v_imgs))
+    meta.update(n_train=n, n_val=len(v_imgs))
     print(json.dumps(meta), flush=True)
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
     log = open(out / "log.jsonl", "w")
     best = -1.0
+    amp = dev.startswith("cuda") and a.arch == "teacher"  # bf16 only for the big teacher
+    t_start = time.time()
     for ep in range(a.epochs):
+        if a.time_budget and time.time() - t_start >= a.time_budget:
+            break
         model.train()
-        perm = torch.from_numpy(rng.permutation(n))
-        t0, tot, correct = time.time(), 0.0, 0
+        perm = torch.from_numpy(rng.permutation(n)).to(dev)
+        t0 = time.time()
+        tot = torch.zeros((), device=dev)
+        correct = torch.zeros((), device=dev)
         for i in range(steps):
             idx = perm[i * a.bs : (i + 1) * a.bs]
-            lr = paper_lr(ep, a.epochs, a.lr) if a.task == "ckfold" else cosine_lr(ep + i / steps, a.epochs, a.lr)
+            if a.task == "ckfold":
+                lr = paper_lr(ep, a.epochs, a.lr)
+            elif a.time_budget:
+                f = min((time.time() - t_start) / a.time_budget, 1.0)
+                lr = cosine_lr(f * 100, 100, a.lr, warm=1.0)
+            else:
+                lr = cosine_lr(ep + i / steps, a.epochs, a.lr)
             for pg in opt.param_groups:
                 pg["lr"] = lr
             x = augment.geometric(x_all[idx], a.rot, a.shift, a.zoom, True, g)
             if not a.no_camera_aug:
                 x = augment.camera(x, g, a.cam_p)
+            x = augment.normalise(x)
             y = y_all[idx]
-            logits = model(augment.normalise(x))
-            loss = (-(y * F.log_softmax(logits, 1)).sum(1) * sample_w[idx]).mean()
-            opt.zero_grad()
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                logits = model(x).float()
+            loss_i = -(y * F.log_softmax(logits, 1)).sum(1)
+            if teacher is not None:
+                # match the teacher on the same augmented view (soft targets at T)
+                with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.startswith("cuda")):
+                    pt = F.softmax(teacher(x).float() / a.kd_t, 1)
+                kd = -(pt * F.log_softmax(logits / a.kd_t, 1)).sum(1) * a.kd_t**2
+                loss_i = a.kd_alpha * kd + (1 - a.kd_alpha) * loss_i
+            loss = (loss_i * sample_w[idx]).mean()
+            opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            tot += loss.item()
-            correct += (logits.argmax(1) == y.argmax(1)).sum().item()
-        pv = predict(model, v_imgs)
+            tot += loss.detach()
+            correct += (logits.argmax(1) == y.argmax(1)).sum()
+        pv = predict(model, v_imgs, 1024 if dev != "cpu" else 512, dev)
         vacc = float((pv.argmax(1) == v_lab).mean())
-        rec = dict(epoch=ep + 1, lr=lr, loss=tot / steps, train_acc=correct / (steps * a.bs), val_acc=vacc, sec=time.time() - t0)
+        rec = dict(epoch=ep + 1, lr=lr, loss=float(tot) / steps, train_acc=float(correct) / (steps * a.bs), val_acc=vacc, sec=time.time() - t0)
         print(json.dumps(rec), flush=True)
         log.write(json.dumps(rec) + "\n")
         log.flush()
@@ -198,12 +244,13 @@ def main() -> None:
         # at the end of its schedule, so keep the last (no peeking at the test fold).
         if a.task == "ckfold" or vacc > best:
             best = vacc
-            torch.save({"state_dict": model.state_dict(), "arch": a.arch, "n_classes": n_classes, "epoch": ep + 1}, out / "best.pt")
+            sd = {k: v.cpu() for k, v in model.state_dict().items()}
+            torch.save({"state_dict": sd, "arch": a.arch, "n_classes": n_classes, "width": a.width, "epoch": ep + 1}, out / "best.pt")
     if a.task == "ckfold":
         sd = torch.load(out / "best.pt", map_location="cpu")["state_dict"]
         model.load_state_dict(sd)
         torch.save({"state_dict": sd, "arch": a.arch, "n_classes": 7}, out / f"fold{a.fold}.pt")
-        pv = predict(model, v_imgs)
+        pv = predict(model, v_imgs, 512, dev)
         np.savez(out / f"fold{a.fold}_pred.npz", logits=pv, labels=v_lab, index=np.where(~tr)[0])
 
 
