@@ -30,3 +30,13 @@ fi
 if [ -f runs/ck_b_ferinit/fold0.pt ]; then
   $PY ckfold_f32.py runs/ck_b_ferinit --json $R/ckplus_10fold_f32.json
 fi
+# CK+ 10-fold from scratch, the paper's 200-epoch schedule (GPU run, training/gpu_run.sh)
+for a in b a; do
+  [ -f runs/ck_${a}_scratch200/fold0.pt ] || continue
+  tag=$([ $a = b ] && echo scratch200 || echo nano_a_scratch200)
+  $PY ckfold_f32.py runs/ck_${a}_scratch200 --json $R/ckplus_10fold_${tag}_f32.json
+  ./export_folds.sh $PY runs/ck_${a}_scratch200 /tmp/ck_${a}_s200 nano_$a
+  fig=""; [ $a = b ] && fig="--figure $I/cm_ckplus_10fold_scratch200_int8.png"
+  $PY evaluate.py folds /tmp/ck_${a}_s200 --pattern "nano_${a}_fold{k}.int8.onnx" --json $R/ckplus_10fold_${tag}_int8.json \
+    $fig --title "CK+ 10-fold, Nano-${a^^} int8, from scratch, 200 epochs"
+done

@@ -105,6 +105,18 @@ class Calib:
         return {"input": self.batches[self.i - 1]}
 
 
+def float_ends(f32: Path) -> list[str]:
+    """Nodes kept in f32: the stem conv (one input channel, 1.6 % of the MACs) and the
+    pooled tail (ReduceMean, Concat, Gemm: a few thousand MACs). Quantizing them cost
+    most of the int8/f32 disagreement (98.6 % -> 99.2 % agreement on FER2013Test)."""
+    g = onnx.load(str(f32)).graph
+    first_conv = next(n.name for n in g.node if n.op_type == "Conv")
+    pooled = {o for n in g.node if n.op_type == "ReduceMean" for o in n.output}
+    tail = [n.name for n in g.node if n.op_type in ("ReduceMean", "Gemm")]
+    tail += [n.name for n in g.node if n.op_type == "Concat" and set(n.input) & pooled]
+    return [first_conv] + tail
+
+
 def quantize(f32: Path, out: Path, calib_imgs: np.ndarray) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -117,6 +129,7 @@ def quantize(f32: Path, out: Path, calib_imgs: np.ndarray) -> None:
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.MinMax,
+        nodes_to_exclude=float_ends(f32),
         extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
     )
 
@@ -176,7 +189,7 @@ def main() -> None:
         pick = rng.choice(len(imgs), min(a.calib_n, len(imgs)), replace=False)
         q = out_dir / f"{a.name}.int8.onnx"
         quantize(f32, q, imgs[np.sort(pick)])
-        set_meta(q, {**meta, "precision": "int8 QDQ, per-channel symmetric weights, uint8 activations (MinMax calibration)"})
+        set_meta(q, {**meta, "precision": "int8 QDQ, per-channel symmetric weights, uint8 activations (MinMax calibration); stem conv and pooled tail f32"})
         print(f"wrote {q}")
         if a.no_f32:
             f32.unlink()
