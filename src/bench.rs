@@ -227,3 +227,87 @@ fn render(
     out.insert(keys[2].into(), m);
     Ok(())
 }
+
+/// Where tract spends a classifier's time: each node of the optimised plan timed over
+/// `secs` seconds of runs on `batch` images (the app runs 1 at a time), as
+/// `{runs, total_ms, nodes: [{node, op, ms, share}], ops: {op: share}}`, slowest first.
+/// The per-node clock adds a little overhead of its own (compare `total_ms` with
+/// `classifier_*_batch1`).
+pub fn profile_model(path: &Path, batch: usize, secs: f64) -> anyhow::Result<Value> {
+    use tract_onnx::prelude::*;
+    use tract_onnx::tract_core::ops::OpState;
+    use tract_onnx::tract_core::plan::{EvalContext, eval};
+
+    let file = crate::onnx::OnnxFile::load(path, "pass an existing --model PATH")?;
+    // A classifier (it has `labels`) takes `batch` gray crops; another model (the detector)
+    // its own fixed input shape.
+    let size = file.meta("input_size").ok().and_then(|s| s.parse().ok());
+    let shape: Vec<usize> = match size.filter(|_| file.meta("labels").is_ok()) {
+        Some(size) => vec![batch, 1, size, size],
+        None => file
+            .model
+            .input_fact(0)?
+            .shape
+            .as_concrete_finite()?
+            .ok_or_else(|| anyhow::anyhow!("{} has no fixed input shape", path.display()))?
+            .to_vec(),
+    };
+    let plan = file.plan(&shape)?;
+    let mut state = plan.spawn()?;
+    let input = Tensor::from_shape(&shape, &vec![0.1f32; shape.iter().product()])?;
+    let n_nodes = plan.model().nodes().len();
+    let mut times = vec![Duration::ZERO; n_nodes];
+    let mut runs = 0usize;
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < secs || runs < 10 {
+        state.run_plan_with_eval(
+            tvec!(input.clone().into()),
+            |ctx: &EvalContext,
+             st: Option<&mut (dyn OpState + 'static)>,
+             node: &TypedNode,
+             inp: TVec<TValue>| {
+                let t = Instant::now();
+                let r = eval(ctx, st, node, inp);
+                times[node.id] += t.elapsed();
+                r
+            },
+        )?;
+        runs += 1;
+    }
+    let total: f64 = times.iter().map(|d| d.as_secs_f64()).sum::<f64>() * 1000.0 / runs as f64;
+    let mut nodes: Vec<(String, String, f64)> = plan
+        .model()
+        .nodes()
+        .iter()
+        .map(|n| {
+            (
+                n.name.clone(),
+                n.op().name().to_string(),
+                times[n.id].as_secs_f64() * 1000.0 / runs as f64,
+            )
+        })
+        .filter(|(_, _, ms)| *ms > 0.0)
+        .collect();
+    nodes.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let mut ops: Map<String, Value> = Map::new();
+    let mut by_op: Vec<(String, f64)> = Vec::new();
+    for (_, op, ms) in &nodes {
+        match by_op.iter_mut().find(|(o, _)| o == op) {
+            Some((_, t)) => *t += ms,
+            None => by_op.push((op.clone(), *ms)),
+        }
+    }
+    by_op.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+    for (op, ms) in by_op {
+        ops.insert(op, json!(r3(ms / total)));
+    }
+    Ok(json!({
+        "model": path.display().to_string(),
+        "input": shape,
+        "runs": runs,
+        "total_ms": r3(total),
+        "nodes": nodes.iter().map(|(n, o, ms)| json!({"node": n, "op": o, "ms": r3(*ms), "share": r3(ms / total)})).collect::<Vec<_>>(),
+        "ops": ops,
+    }))
+}

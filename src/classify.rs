@@ -13,8 +13,10 @@ use tract_onnx::prelude::*;
 use crate::crop::CropSpec;
 use crate::onnx::{ModelError, OnnxFile};
 
-/// Largest batch planned at once; more faces are split into several calls.
-pub const MAX_BATCH: usize = 8;
+/// Images per tract call. One: tract 0.23 replaces the patch matrix of a 3x3 convolution
+/// by lazy im2col only for batch 1, which makes one image 1.5x cheaper alone than inside
+/// a batch (`emocue bench --profile`, docs/performance.md).
+pub const MAX_BATCH: usize = 1;
 
 /// The input/output contract read from the model's metadata.
 #[derive(Clone, Debug, PartialEq)]

@@ -147,6 +147,10 @@ enum Cmd {
         /// Only the classifier: skip detector, pipeline and rendering.
         #[arg(long)]
         classifier_only: bool,
+        /// Instead of timing stages, time each node of the classifier's tract plan (the
+        /// configured model, or --model; any ONNX with a fixed input shape) on one image: JSON.
+        #[arg(long)]
+        profile: bool,
     },
     /// Validate a settings file (and the wording profile it selects) or a wording
     /// profile (told apart by content): exit 0 when valid, 1 with every mistake as
@@ -338,8 +342,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             model,
             classifier_only,
+            profile,
         } => {
             let cfg = load_config(config.as_deref())?;
+            if profile {
+                let path = model.unwrap_or_else(|| resolve_model(&cfg.models.classifier));
+                let b = 1;
+                let v = emocue::bench::profile_model(&path, b, seconds)?;
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             let opts = emocue::bench::BenchOptions {
                 seconds,
                 model,

@@ -192,3 +192,50 @@ fn check_config_accepts_the_default_and_rejects_typos_with_line_numbers() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_profile_times_every_node_of_the_classifier_and_the_detector() {
+    for (model, input) in [
+        ("models/emotionnet_nano_b.w8.onnx", vec![1, 1, 48, 48]),
+        ("models/blazeface_full_range.onnx", vec![1, 3, 192, 192]),
+    ] {
+        let path = root().join(model);
+        let out = emocue(&[
+            "bench",
+            "--profile",
+            "--seconds",
+            "0.2",
+            "--model",
+            path.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["input"], serde_json::json!(input), "{model}");
+        assert!(v["runs"].as_u64().unwrap() >= 10);
+        let nodes = v["nodes"].as_array().unwrap();
+        assert!(
+            nodes.len() > 10,
+            "{model}: only {} timed nodes",
+            nodes.len()
+        );
+        let ms: Vec<f64> = nodes.iter().map(|n| n["ms"].as_f64().unwrap()).collect();
+        assert!(ms.windows(2).all(|w| w[0] >= w[1]), "slowest first");
+        let share: f64 = v["ops"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|s| s.as_f64().unwrap())
+            .sum();
+        assert!(
+            (share - 1.0).abs() < 0.02,
+            "{model}: op shares sum to {share}"
+        );
+    }
+    let out = emocue(&["bench", "--profile", "--model", "no/such.onnx"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such.onnx"));
+}
