@@ -11,6 +11,8 @@ like the shipped models). For each model, by what it was trained on:
   (read from the checkpoint's `ck_folds`, or `--ck-heldout 8,9` for ONNX files).
 * 7-class CK+ models (a fold checkpoint `runs/ck_*/fold{k}.pt`): FER2013Test restricted
   to the 7 shared classes (neutral faces dropped).
+* `--logit-adjust TAU`: subtract TAU x log(class prior of FER2013Train) from the logits of
+  8-class models, the post-hoc form of class balance (Menon et al. 2021).
 * `--framing`: FER2013Test accuracy as the crop box is scaled (0.8-1.2) and shifted
   (-20 %..+20 % of its size, x and y) around the training framing. The 48x48 crops are
   resampled with edge replication, so a looser box shows replicated border pixels
@@ -69,7 +71,16 @@ class Model:
             self._fn = fn
 
     def logits(self, imgs: np.ndarray) -> np.ndarray:
-        return self._fn(imgs)
+        return self._fn(imgs) - self.adjust
+
+    adjust: np.ndarray | float = 0.0
+
+
+def fer_prior() -> np.ndarray:
+    """Share of each class among FER2013Train majority labels (FER+ order)."""
+    _, votes, _ = data.load_ferplus("train")
+    maj = data.majority(votes)
+    return np.bincount(maj[maj >= 0], minlength=8) / (maj >= 0).sum()
 
 
 def reframe(imgs: np.ndarray, scale: float, dx: float, dy: float) -> np.ndarray:
@@ -143,12 +154,23 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--logit-adjust",
+        type=float,
+        default=0.0,
+        help="subtract TAU x log(FER+ training prior) from 8-class logits (post-hoc class balance)",
+    )
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     held = [int(k) for k in a.ck_heldout.split(",")] if a.ck_heldout else None
     reps = []
     for path in a.models:
-        rep = evaluate(Model(path), held if path.endswith(".onnx") else None, a.framing)
+        m = Model(path)
+        if a.logit_adjust and len(m.labels) == 8:
+            m.adjust = a.logit_adjust * np.log(fer_prior()[[data.CLASSES.index(c) for c in m.labels]])
+        rep = evaluate(m, held if path.endswith(".onnx") else None, a.framing)
+        if a.logit_adjust:
+            rep["logit_adjust"] = a.logit_adjust
         print(json.dumps(rep), flush=True)
         reps.append(rep)
     if a.markdown:
