@@ -108,6 +108,7 @@ def main() -> None:
     ap.add_argument("--teacher", default=None, help="distil from this checkpoint")
     ap.add_argument("--kd-alpha", type=float, default=0.7, help="weight of the teacher's targets")
     ap.add_argument("--kd-t", type=float, default=2.0, help="distillation temperature")
+    ap.add_argument("--ema", type=float, default=0.0, help="evaluate and keep an exponential moving average of the weights (e.g. 0.999)")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--bs", type=int, default=128)
@@ -184,6 +185,11 @@ def main() -> None:
     model = model.to(dev)
     teacher = load_teacher(a.teacher, dev) if a.teacher else None
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    ema = None
+    if a.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema), use_buffers=True)
     x_all, y_all = to_tensor(imgs).to(dev), torch.from_numpy(soft).float().to(dev)
     sample_w = sample_w.to(dev)
     n = len(x_all)
@@ -232,9 +238,12 @@ def main() -> None:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema is not None:
+                ema.update_parameters(model)
             tot += loss.detach()
             correct += (logits.argmax(1) == y.argmax(1)).sum()
-        pv = predict(model, v_imgs, 1024 if dev != "cpu" else 512, dev)
+        scored = ema.module if ema is not None else model
+        pv = predict(scored, v_imgs, 1024 if dev != "cpu" else 512, dev)
         vacc = float((pv.argmax(1) == v_lab).mean())
         rec = dict(epoch=ep + 1, lr=lr, loss=float(tot) / steps, train_acc=float(correct) / (steps * a.bs), val_acc=vacc, sec=time.time() - t0)
         print(json.dumps(rec), flush=True)
@@ -244,7 +253,7 @@ def main() -> None:
         # at the end of its schedule, so keep the last (no peeking at the test fold).
         if a.task == "ckfold" or vacc > best:
             best = vacc
-            sd = {k: v.cpu() for k, v in model.state_dict().items()}
+            sd = {k: v.cpu() for k, v in scored.state_dict().items()}
             torch.save({"state_dict": sd, "arch": a.arch, "n_classes": n_classes, "width": a.width, "epoch": ep + 1}, out / "best.pt")
     if a.task == "ckfold":
         sd = torch.load(out / "best.pt", map_location="cpu")["state_dict"]
