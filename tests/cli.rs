@@ -239,3 +239,76 @@ fn bench_profile_times_every_node_of_the_classifier_and_the_detector() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such.onnx"));
 }
+
+#[test]
+fn bench_json_has_every_documented_key_and_onnxruntime_script_matches_the_network_keys() {
+    let out = emocue(&["bench", "--json", "--seconds", "0.05"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let network = [
+        "classifier_w8_batch1",
+        "classifier_w8_batch4",
+        "classifier_int8_batch1",
+        "classifier_int8_batch4",
+        "classifier_f32_batch1",
+        "classifier_f32_batch4",
+        "detector_640x480",
+    ];
+    for k in network.iter().chain(&["pipeline_640x480"]) {
+        let m = &v[*k];
+        assert!(m["per_s"].as_f64().unwrap_or(0.0) > 0.0, "{k}: {m}");
+        assert!(
+            m["p50_ms"].as_f64().unwrap() <= m["p95_ms"].as_f64().unwrap(),
+            "{k}: {m}"
+        );
+    }
+    for k in [
+        "render_640x480_1caption",
+        "render_640x480_4captions",
+        "pipeline_640x480_render",
+    ] {
+        let m = &v[k];
+        assert!(
+            m["per_s"].as_f64().is_some() || m["skipped"].is_string(),
+            "{k}: {m}"
+        );
+    }
+    assert_eq!(v["threads"], 1);
+    assert!(v["peak_rss_mib"].as_f64().unwrap() > 10.0);
+
+    // The onnxruntime script prints the same network keys (where its Python is installed).
+    let py = root().join(".venv/bin/python");
+    if !py.exists() {
+        eprintln!("skip: onnxruntime half of the bench test (no .venv/bin/python)");
+        return;
+    }
+    let ort = std::process::Command::new(py)
+        .args([
+            "training/bench_onnxruntime.py",
+            "--json",
+            "--seconds",
+            "0.05",
+        ])
+        .current_dir(root())
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .expect("run bench_onnxruntime.py");
+    assert!(
+        ort.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ort.stderr)
+    );
+    let o: serde_json::Value = serde_json::from_slice(&ort.stdout).unwrap();
+    for k in network {
+        assert!(
+            o[k]["per_s"].as_f64().unwrap_or(0.0) > 0.0,
+            "onnxruntime {k}: {}",
+            o[k]
+        );
+    }
+    assert_eq!(o["threads"], 1);
+}
