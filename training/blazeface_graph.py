@@ -11,6 +11,7 @@ equivalents made of ops tract has fast paths for:
   Unsqueeze + Concat + Reshape. Equal up to float rounding (max 3e-5 on the outputs).
 
     python training/blazeface_graph.py IN.onnx OUT.onnx    # rewrite and verify
+    python training/blazeface_graph.py --self-test         # CI: a small graph, rewritten
 convert_blazeface.py applies it to the file it writes.
 """
 
@@ -27,7 +28,7 @@ def rewrite(m: onnx.ModelProto) -> onnx.ModelProto:
     inferred = shape_inference.infer_shapes(m)
     shapes = {
         vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
-        for vi in list(inferred.graph.value_info) + list(inferred.graph.input)
+        for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
     }
     g = m.graph
     nodes, inits = [], []
@@ -112,11 +113,50 @@ def max_difference(a: str, b: str, n: int = 4) -> float:
     return worst
 
 
+def self_test() -> None:
+    """A small MaxPool -> bilinear Resize graph, rewritten and compared in onnxruntime."""
+    import onnxruntime as ort
+
+    x = helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1, 4, 12, 12])
+    y = helper.make_tensor_value_info("out", onnx.TensorProto.FLOAT, [1, 4, 12, 12])
+    sizes = numpy_helper.from_array(np.array([1, 4, 12, 12], np.int64), "sizes")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MaxPool", ["input"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]),
+            helper.make_node(
+                "Resize", ["pooled", "", "", "sizes"], ["out"], mode="linear", coordinate_transformation_mode="half_pixel"
+            ),
+        ],
+        "t",
+        [x],
+        [y],
+        [sizes],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    before = m.SerializeToString()
+    r = rewrite(m)
+    ops = {n.op_type for n in r.graph.node}
+    assert not ops & {"MaxPool", "Resize"}, ops
+    inp = np.random.default_rng(1).normal(size=(1, 4, 12, 12)).astype(np.float32)
+    a = ort.InferenceSession(before).run(None, {"input": inp})[0]
+    b = ort.InferenceSession(r.SerializeToString()).run(None, {"input": inp})[0]
+    diff = float(np.abs(a - b).max())
+    assert diff < 1e-5, diff
+    print(f"blazeface_graph self-test: MaxPool and Resize rewritten, max difference {diff:.1e}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("src")
-    ap.add_argument("dst")
+    ap.add_argument("src", nargs="?")
+    ap.add_argument("dst", nargs="?")
+    ap.add_argument("--self-test", action="store_true", help="check the rewrite on a small graph (CI)")
     a = ap.parse_args()
+    if a.self_test:
+        self_test()
+        return
+    if not (a.src and a.dst):
+        ap.error("give SRC and DST, or --self-test")
     m = rewrite(onnx.load(a.src))
     onnx.save(m, a.dst)
     diff = max_difference(a.src, a.dst)

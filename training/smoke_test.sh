@@ -9,6 +9,7 @@ if [ ! -d ../../shared/data/ferplus ] && [ -z "${EMOCUE_DATA:-}" ]; then
 fi
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+$PY blazeface_graph.py --self-test
 $PY train.py ferplus --arch b --epochs 1 --limit 512 --out "$OUT/run"
 $PY export.py "$OUT/run/best.pt" --name smoke --out-dir "$OUT/models" --int8 --limit 256 --calib-n 128
 $PY - "$OUT/models/smoke.int8.onnx" <<'PYEOF'
