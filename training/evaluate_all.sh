@@ -40,3 +40,8 @@ for a in b a; do
   $PY evaluate.py folds /tmp/ck_${a}_s200 --pattern "nano_${a}_fold{k}.int8.onnx" --json $R/ckplus_10fold_${tag}_int8.json \
     $fig --title "CK+ 10-fold, Nano-${a^^} int8, from scratch, 200 epochs"
 done
+# the whole chain on full frames (needs the release binary: cargo build --release)
+if [ -x ../target/release/emocue ]; then
+  $PY chain_eval.py --json $R/chain_ck_heldout.json
+  $PY chain_eval.py --folds 0,1,2,3,4,5,6,7,8,9 --model $M/fer_only/emotionnet_nano_b_fer.int8.onnx --json $R/chain_fer_only_ck_all.json
+fi

@@ -1,0 +1,90 @@
+"""The whole chain on full frames: held-out CK+ faces placed in 640x480 frames, run
+through `emocue classify` (detector -> crop -> classifier), scored against the labels.
+
+    python training/chain_eval.py [--folds 8,9] [--emocue target/release/emocue] [--json OUT]
+
+CK+48 faces are 48x48 crops, so each frame is built from one: upscaled to a face of
+140-220 px (a person at conversation distance), placed at a random spot, on a background
+of the crop's own edge colour with mild noise and a little JPEG compression, like a
+webcam frame. It is a stand-in for real photos (which we do not have), and it measures
+what the crop-level numbers cannot: whether the detector finds the face and the app's
+crop frames it the way training did. Frames go to a temporary folder and are deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def frame(face: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    side = int(rng.integers(140, 221))
+    big = Image.fromarray(face).resize((side, side), Image.BICUBIC)
+    bg = float(np.median(np.concatenate([face[0], face[-1], face[:, 0], face[:, -1]])))
+    canvas = np.clip(rng.normal(bg, 6, (480, 640)), 0, 255).astype(np.uint8)
+    x, y = int(rng.integers(0, 640 - side)), int(rng.integers(0, 480 - side))
+    canvas[y : y + side, x : x + side] = np.asarray(big)
+    return Image.fromarray(canvas).convert("RGB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--folds", default="8,9", help="CK+ folds the deployed model never trained on")
+    ap.add_argument("--emocue", default=str(ROOT / "target" / "release" / "emocue"))
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    imgs, labels, subjects, _ = data.load_ckplus()
+    fmap = data.load_folds()
+    folds = [int(k) for k in a.folds.split(",")]
+    sel = np.where([fmap[s] in folds for s in subjects])[0]
+    rng = np.random.default_rng(0)
+    truth = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in sel:
+            name = f"ck{i:04d}.jpg"
+            frame(imgs[i], rng).save(Path(tmp) / name, quality=90)
+            truth[name] = data.CLASSES[labels[i]]
+        cmd = [a.emocue, "classify", "--json", tmp]
+        if a.model:
+            cmd += ["--model", str(Path(a.model).resolve())]
+        run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        if run.returncode != 0:
+            raise SystemExit(f"emocue classify failed: {run.stderr.strip()}")
+        out = run.stdout
+    n = len(truth)
+    found = ok8 = ok7 = 0
+    for line in out.splitlines():
+        r = json.loads(line)
+        name = Path(r["file"]).name
+        if name not in truth or not r.get("faces"):
+            continue
+        found += 1
+        face = max(r["faces"], key=lambda f: f.get("score", 0))
+        probs = face["probs"]
+        ok8 += face["label"] == truth[name]
+        ok7 += max(data.CK_CLASSES, key=lambda c: probs[c]) == truth[name]
+    rep = {
+        "frames": n,
+        "face_found": round(found / n, 4),
+        "accuracy_7way": round(ok7 / n, 4),
+        "accuracy_8way": round(ok8 / n, 4),
+        "note": "a frame with no face found counts as wrong",
+    }
+    print(json.dumps(rep, indent=1))
+    if a.json:
+        Path(a.json).write_text(json.dumps(rep, indent=1))
+
+
+if __name__ == "__main__":
+    main()
