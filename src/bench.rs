@@ -289,19 +289,17 @@ pub fn profile_model(path: &Path, batch: usize, secs: f64) -> anyhow::Result<Val
         .filter(|(_, _, ms)| *ms > 0.0)
         .collect();
     nodes.sort_by(|a, b| b.2.total_cmp(&a.2));
-    let mut ops: Map<String, Value> = Map::new();
-    let mut by_op: Vec<(String, f64)> = Vec::new();
+    let mut by_op: std::collections::HashMap<&str, f64> = Default::default();
     for (_, op, ms) in &nodes {
-        match by_op.iter_mut().find(|(o, _)| o == op) {
-            Some((_, t)) => *t += ms,
-            None => by_op.push((op.clone(), *ms)),
-        }
+        *by_op.entry(op).or_default() += ms;
     }
+    let mut by_op: Vec<_> = by_op.into_iter().collect();
     by_op.sort_by(|a, b| b.1.total_cmp(&a.1));
     let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
-    for (op, ms) in by_op {
-        ops.insert(op, json!(r3(ms / total)));
-    }
+    let ops: Map<String, Value> = by_op
+        .into_iter()
+        .map(|(op, ms)| (op.to_string(), json!(r3(ms / total))))
+        .collect();
     Ok(json!({
         "model": path.display().to_string(),
         "input": shape,

@@ -347,8 +347,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = load_config(config.as_deref())?;
             if profile {
                 let path = model.unwrap_or_else(|| resolve_model(&cfg.models.classifier));
-                let b = 1;
-                let v = emocue::bench::profile_model(&path, b, seconds)?;
+                let v = emocue::bench::profile_model(&path, 1, seconds)?;
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-import torch
-
 import data
 from evaluate import report
-from train import build, predict
+from train import load_checkpoint, predict
 
 
 def main() -> None:
@@ -27,9 +25,7 @@ def main() -> None:
     y = np.array([data.CK_CLASSES.index(data.CLASSES[l]) for l in lab])
     for k in range(10):
         z = np.load(Path(a.run) / f"fold{k}_pred.npz")
-        ck = torch.load(Path(a.run) / f"fold{k}.pt", map_location="cpu")
-        m = build(ck["arch"], 7)
-        m.load_state_dict(ck["state_dict"])
+        m, _ = load_checkpoint(Path(a.run) / f"fold{k}.pt")
         x = imgs[z["index"]]
         lg = predict(m, x) + predict(m, x[:, :, ::-1].copy())
         pred[z["index"]] = lg.argmax(1)

@@ -41,19 +41,18 @@ class Model:
     def __init__(self, path: str):
         self.path = path
         self.ck_folds: list[int] = []
+        # subtracted from every logit row (--logit-adjust)
+        self.adjust: np.ndarray | float = 0.0
         if path.endswith(".onnx"):
             from evaluate import logits, session
 
             s, self.labels = session(path)
             self._fn = lambda imgs: logits(s, imgs)
         else:
-            from train import build, parse_folds
+            from train import load_checkpoint, parse_folds
 
-            ck = torch.load(path, map_location="cpu")
+            m, ck = load_checkpoint(path)
             n = ck.get("n_classes", 8)
-            m = build(ck["arch"], n)
-            m.load_state_dict(ck["state_dict"])
-            m.eval()
             self.labels = data.CLASSES if n == 8 else data.CK_CLASSES
             meta = Path(path).parent / "meta.json"
             if meta.exists():
@@ -72,8 +71,6 @@ class Model:
 
     def logits(self, imgs: np.ndarray) -> np.ndarray:
         return self._fn(imgs) - self.adjust
-
-    adjust: np.ndarray | float = 0.0
 
 
 def fer_prior() -> np.ndarray:

@@ -22,7 +22,7 @@ import torch
 
 import data
 from emonet import count_macs, count_params
-from train import build
+from train import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMING = json.loads((Path(__file__).resolve().parent / "framing.json").read_text())
@@ -148,12 +148,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="smoke test: fewer images")
     a = ap.parse_args()
 
-    ck = torch.load(a.checkpoint, map_location="cpu")
+    model, ck = load_checkpoint(a.checkpoint)
     n = ck["n_classes"]
     labels = data.CLASSES if n == 8 else data.CK_CLASSES
-    model = build(ck["arch"], n)
-    model.load_state_dict(ck["state_dict"])
-    model.eval()
     t = 1.0 if a.no_temperature else fit_temperature(model, labels)
     out_dir = Path(a.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -81,11 +81,13 @@ def build(arch: str, n_classes: int, width: int = 48) -> torch.nn.Module:
     return EmotionNetNano(PLANS[arch], n_classes)
 
 
-def load_teacher(path: str, device: str) -> torch.nn.Module:
+def load_checkpoint(path) -> tuple[torch.nn.Module, dict]:
+    """The network a `train.py` checkpoint holds (any arch, teacher included), in eval mode,
+    with the checkpoint dict for its metadata."""
     ck = torch.load(path, map_location="cpu")
-    t = build(ck["arch"], ck["n_classes"], ck.get("width", 48))
-    t.load_state_dict(ck["state_dict"])
-    return t.to(device).eval()
+    m = build(ck["arch"], ck.get("n_classes", 8), ck.get("width", 48))
+    m.load_state_dict(ck["state_dict"])
+    return m.eval(), ck
 
 
 def load_init(model: EmotionNetNano, path: str, n_classes: int) -> None:
@@ -183,7 +185,7 @@ def main() -> None:
         load_init(model, a.init, n_classes)
     meta = dict(vars(a), params=count_params(model), macs=count_macs(model))
     model = model.to(dev)
-    teacher = load_teacher(a.teacher, dev) if a.teacher else None
+    teacher = load_checkpoint(a.teacher)[0].to(dev) if a.teacher else None
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     ema = None
     if a.ema:
