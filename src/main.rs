@@ -151,6 +151,9 @@ enum Cmd {
         /// configured model, or --model; any ONNX with a fixed input shape) on one image: JSON.
         #[arg(long)]
         profile: bool,
+        /// With --profile: images per call for a classifier (the app uses 1).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        batch: u16,
     },
     /// Validate a settings file (and the wording profile it selects) or a wording
     /// profile (told apart by content): exit 0 when valid, 1 with every mistake as
@@ -343,11 +346,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             model,
             classifier_only,
             profile,
+            batch,
         } => {
             let cfg = load_config(config.as_deref())?;
             if profile {
                 let path = model.unwrap_or_else(|| resolve_model(&cfg.models.classifier));
-                let v = emocue::bench::profile_model(&path, 1, seconds)?;
+                let v = emocue::bench::profile_model(&path, usize::from(batch), seconds)?;
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }

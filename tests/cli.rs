@@ -235,6 +235,24 @@ fn bench_profile_times_every_node_of_the_classifier_and_the_detector() {
             "{model}: op shares sum to {share}"
         );
     }
+    let w8 = root().join("models/emotionnet_nano_b.w8.onnx");
+    let out = emocue(&[
+        "bench",
+        "--profile",
+        "--batch",
+        "2",
+        "--seconds",
+        "0.1",
+        "--model",
+        w8.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["input"], serde_json::json!([2, 1, 48, 48]));
     let out = emocue(&["bench", "--profile", "--model", "no/such.onnx"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such.onnx"));
