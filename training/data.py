@@ -94,6 +94,13 @@ def majority(votes: np.ndarray) -> np.ndarray:
     return np.where(top >= 8, -1, top)
 
 
+def tied(votes: np.ndarray) -> np.ndarray:
+    """Faces whose top vote count is shared by two or more columns: no single majority
+    label. `majority` gives them the first tied column (neutral wins all its ties), so
+    FER2013Test is also scored with them dropped (`evaluate.py fer`, `tie_rules`)."""
+    return (votes == votes.max(1, keepdims=True)).sum(1) > 1
+
+
 def soft_labels(votes: np.ndarray) -> np.ndarray:
     """Vote distribution over the 8 emotions (unknown/NF dropped)."""
     emo = votes[:, :8]

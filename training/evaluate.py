@@ -90,7 +90,19 @@ def eval_fer(model: str) -> dict:
     maj = data.majority(votes)
     keep = maj >= 0
     lg = logits(s, imgs[keep])
-    return report(maj[keep], lg.argmax(1), labels)
+    rep = report(maj[keep], lg.argmax(1), labels)
+    # The issue leaves the tie rule to us; ours (first tied column) is the reported
+    # accuracy. Beside it: the same predictions with tied faces dropped, and with any
+    # tied top emotion counted as right, so the rule's weight is visible.
+    pred, v = lg.argmax(1), votes[keep]
+    t = data.tied(v)
+    rep["tie_rules"] = {
+        "n_tied": int(t.sum()),
+        "first_tied_column": rep["accuracy"],
+        "ties_dropped": round(float((pred == maj[keep])[~t].mean()), 4),
+        "any_tied_top": round(float((v[np.arange(len(pred)), pred] == v.max(1)).mean()), 4),
+    }
+    return rep
 
 
 def eval_ck(model: str, folds: list[int] | None) -> dict:

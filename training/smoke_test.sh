@@ -10,6 +10,17 @@ fi
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 $PY blazeface_graph.py --self-test
+# train.py --upsample: the constant MatMuls are exactly a bilinear resize; the FER+ tie rule
+$PY -c "
+import torch, torch.nn.functional as F
+from emonet import bilinear_matrix
+x = torch.rand(2, 1, 48, 48); A = bilinear_matrix(48, 64)
+assert torch.allclose(A @ x @ A.T, F.interpolate(x, size=64, mode='bilinear', align_corners=False), atol=1e-5)
+print('smoke: upsampling matrix = bilinear resize')
+import numpy as np, data
+v = np.array([[4, 0, 0, 4, 0, 0, 0, 0, 2, 0], [5, 3, 0, 0, 0, 0, 0, 0, 2, 0]])
+assert data.tied(v).tolist() == [True, False] and data.majority(v).tolist() == [0, 0]
+print('smoke: tie rule')"
 $PY train.py ferplus --arch b --epochs 1 --limit 512 --out "$OUT/run"
 $PY export.py "$OUT/run/best.pt" --name smoke --out-dir "$OUT/models" --int8 --limit 256 --calib-n 128
 $PY - "$OUT/models/smoke.int8.onnx" <<'PYEOF'

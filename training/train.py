@@ -75,17 +75,17 @@ def predict(model: torch.nn.Module, imgs: np.ndarray, bs: int = 512, device: str
     return torch.cat(outs).numpy()
 
 
-def build(arch: str, n_classes: int, width: int = 48) -> torch.nn.Module:
+def build(arch: str, n_classes: int, width: int = 48, upsample: int = 0) -> torch.nn.Module:
     if arch == "teacher":
         return Teacher(n_classes, width)
-    return EmotionNetNano(PLANS[arch], n_classes)
+    return EmotionNetNano(PLANS[arch], n_classes, upsample=upsample)
 
 
 def load_checkpoint(path) -> tuple[torch.nn.Module, dict]:
     """The network a `train.py` checkpoint holds (any arch, teacher included), in eval mode,
     with the checkpoint dict for its metadata."""
     ck = torch.load(path, map_location="cpu")
-    m = build(ck["arch"], ck.get("n_classes", 8), ck.get("width", 48))
+    m = build(ck["arch"], ck.get("n_classes", 8), ck.get("width", 48), ck.get("upsample", 0))
     m.load_state_dict(ck["state_dict"])
     return m.eval(), ck
 
@@ -105,6 +105,7 @@ def main() -> None:
     ap.add_argument("task", choices=["ferplus", "ckfold"])
     ap.add_argument("--arch", choices=sorted(PLANS) + ["teacher"], default="b")
     ap.add_argument("--width", type=int, default=48, help="teacher width")
+    ap.add_argument("--upsample", type=int, default=0, help="upsample the 48x48 input to this size inside the network (0: off)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--time-budget", type=float, default=0, help="seconds; cosine schedule over wall-clock time, --epochs is the cap")
     ap.add_argument("--teacher", default=None, help="distil from this checkpoint")
@@ -125,6 +126,8 @@ def main() -> None:
     ap.add_argument("--no-balance", action="store_true")
     ap.add_argument("--hard-labels", action="store_true", help="FER+ majority vote instead of the vote distribution")
     ap.add_argument("--balance-power", type=float, default=0.25, help="class weight = (1/freq)^power")
+    ap.add_argument("--max-weight", type=float, default=3.0, help="cap on a class weight (relative to the mean sample weight)")
+    ap.add_argument("--select", choices=["acc", "mean_recall"], default="acc", help="FER2013Valid score that picks best.pt")
     ap.add_argument("--rot", type=float, default=10.0, help="rotation jitter, degrees")
     ap.add_argument("--shift", type=float, default=0.06, help="shift jitter, fraction of the crop")
     ap.add_argument("--zoom", type=float, default=1.12, help="zoom jitter factor")
@@ -171,7 +174,7 @@ def main() -> None:
     hard = soft.argmax(1)
     freq = np.bincount(hard, minlength=n_classes).astype(np.float64) + 1
     cw = (freq.sum() / (n_classes * freq)) ** a.balance_power
-    cw = np.minimum(cw / cw[hard].mean(), 3.0)
+    cw = np.minimum(cw / cw[hard].mean(), a.max_weight)
     if a.no_balance:
         cw[:] = 1
     sample_w = torch.from_numpy(cw[hard]).float()
@@ -180,7 +183,7 @@ def main() -> None:
     if dev.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
         g = torch.Generator(device=dev).manual_seed(a.seed)
-    model = build(a.arch, n_classes, a.width)
+    model = build(a.arch, n_classes, a.width, a.upsample)
     if a.init:
         load_init(model, a.init, n_classes)
     meta = dict(vars(a), params=count_params(model), macs=count_macs(model))
@@ -247,20 +250,22 @@ def main() -> None:
         scored = ema.module if ema is not None else model
         pv = predict(scored, v_imgs, 1024 if dev != "cpu" else 512, dev)
         vacc = float((pv.argmax(1) == v_lab).mean())
-        rec = dict(epoch=ep + 1, lr=lr, loss=float(tot) / steps, train_acc=float(correct) / (steps * a.bs), val_acc=vacc, sec=time.time() - t0)
+        vrec = float(np.mean([(pv.argmax(1)[v_lab == k] == k).mean() for k in np.unique(v_lab)]))
+        rec = dict(epoch=ep + 1, lr=lr, loss=float(tot) / steps, train_acc=float(correct) / (steps * a.bs), val_acc=vacc, val_mean_recall=vrec, sec=time.time() - t0)
         print(json.dumps(rec), flush=True)
         log.write(json.dumps(rec) + "\n")
         log.flush()
         # FER+: keep the best on FER2013Valid. CK+ folds: the paper reports the model
         # at the end of its schedule, so keep the last (no peeking at the test fold).
-        if a.task == "ckfold" or vacc > best:
-            best = vacc
+        score = vrec if a.select == "mean_recall" else vacc
+        if a.task == "ckfold" or score > best:
+            best = score
             sd = {k: v.cpu() for k, v in scored.state_dict().items()}
-            torch.save({"state_dict": sd, "arch": a.arch, "n_classes": n_classes, "width": a.width, "epoch": ep + 1}, out / "best.pt")
+            torch.save({"state_dict": sd, "arch": a.arch, "n_classes": n_classes, "width": a.width, "upsample": a.upsample, "epoch": ep + 1}, out / "best.pt")
     if a.task == "ckfold":
         sd = torch.load(out / "best.pt", map_location="cpu")["state_dict"]
         model.load_state_dict(sd)
-        torch.save({"state_dict": sd, "arch": a.arch, "n_classes": 7}, out / f"fold{a.fold}.pt")
+        torch.save({"state_dict": sd, "arch": a.arch, "n_classes": 7, "upsample": a.upsample}, out / f"fold{a.fold}.pt")
         pv = predict(model, v_imgs, 512, dev)
         np.savez(out / f"fold{a.fold}_pred.npz", logits=pv, labels=v_lab, index=np.where(~tr)[0])
 
