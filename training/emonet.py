@@ -67,9 +67,9 @@ class EmotionNetNano(nn.Module):
         self.plan = plan
         # Optional in-graph upsampling of the 48x48 input (e.g. to 64x64, the FER+
         # paper's input size): the same weights see more spatial positions per stage,
-        # which a capacity-bound tiny network turns into accuracy at 1.8x the MACs.
-        # The input contract stays 1x48x48. Not a persistent buffer, so checkpoints
-        # trained at 48 load unchanged.
+        # at 1.8x the MACs; the input contract stays 1x48x48. Tried in session 12, no
+        # gain on FER2013Test (docs/results.md), so the shipped networks do not use it.
+        # Not a persistent buffer, so checkpoints trained at 48 load unchanged.
         self.upsample = upsample
         if upsample:
             self.register_buffer("up", bilinear_matrix(48, upsample), persistent=False)
