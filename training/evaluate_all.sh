@@ -45,3 +45,9 @@ if [ -x ../target/release/emocue ]; then
   $PY chain_eval.py --json $R/chain_ck_heldout.json
   $PY chain_eval.py --folds 0,1,2,3,4,5,6,7,8,9 --model $M/fer_only/emotionnet_nano_b_fer.int8.onnx --json $R/chain_fer_only_ck_all.json
 fi
+# what distilling from our own models could give (session 12; needs their checkpoints)
+ENS="runs/gpu2/ft_fc/best.pt runs/cpu_ema/best.pt runs/up64_fc/best.pt runs/gpu2/ft_f/best.pt runs/gpu2/ft_f_hard/best.pt runs/gpu/teacher_f.half.pt"
+if ls $ENS >/dev/null 2>&1; then
+  # shellcheck disable=SC2086
+  $PY ensemble.py $ENS --json $R/ensemble.json
+fi
