@@ -10,6 +10,25 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+/// An error and its causes on one line, `a: b: c`, leaving out each cause whose text
+/// the line already holds: many errors print their source inside their own message,
+/// and anyhow's `{:#}` would then say the same thing two or three times.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if out.contains(text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(text);
+    }
+    out
+}
+
 /// One mistake in a file, at a 1-based line and column (columns count characters,
 /// as editors show them, not bytes).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -147,6 +166,25 @@ pub fn parse_document(text: &str) -> Result<Spanned<DeTable<'_>>, Problem> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn error_chain_says_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("inner detail")]
+        struct Inner;
+        #[derive(Debug, thiserror::Error)]
+        #[error("photo.png: cannot decode: {source}")]
+        struct Outer {
+            source: Inner,
+        }
+        let e = anyhow::Error::new(Outer { source: Inner });
+        assert_eq!(
+            super::error_chain(&e),
+            "photo.png: cannot decode: inner detail"
+        );
+        let e = anyhow::Error::new(Inner).context("loading the model");
+        assert_eq!(super::error_chain(&e), "loading the model: inner detail");
+    }
+
     use super::*;
 
     #[test]

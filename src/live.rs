@@ -473,8 +473,9 @@ fn inference_loop<I: Infer>(infer: &mut I, sh: &Shared) {
                 };
                 if n == 1 || n.is_multiple_of(100) {
                     eprintln!(
-                        "emocue: inference failed on frame {} ({e:#}); skipped, {n} so far",
-                        captured.frame.index
+                        "emocue: inference failed on frame {} ({}); skipped, {n} so far",
+                        captured.frame.index,
+                        crate::diag::error_chain(&e)
                     );
                 }
             }
@@ -507,7 +508,10 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
         match display.show(frame, &scene) {
             Ok(()) => Some(t0.elapsed().as_secs_f64() * 1000.0),
             Err(e) => {
-                eprintln!("emocue: display failed ({e:#}); continuing without overlay");
+                eprintln!(
+                    "emocue: display failed ({}); continuing without overlay",
+                    crate::diag::error_chain(&e)
+                );
                 lock(&sh.report).display_errors += 1;
                 enabled.set(false);
                 None
@@ -549,7 +553,10 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
             None => {
                 if enabled.get() {
                     if let Err(e) = display.idle() {
-                        eprintln!("emocue: display failed ({e:#}); continuing without overlay");
+                        eprintln!(
+                            "emocue: display failed ({}); continuing without overlay",
+                            crate::diag::error_chain(&e)
+                        );
                         lock(&sh.report).display_errors += 1;
                         enabled.set(false);
                     }

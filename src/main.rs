@@ -210,7 +210,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("emocue: error: {e:#}");
+            eprintln!("emocue: error: {}", emocue::diag::error_chain(&e));
             ExitCode::FAILURE
         }
     }
@@ -604,7 +604,7 @@ fn classify(
             Ok(faces) => json!({"file": file.display().to_string(), "faces": faces}),
             Err(e) => {
                 failures += 1;
-                json!({"file": file.display().to_string(), "faces": [], "error": format!("{e:#}")})
+                json!({"file": file.display().to_string(), "faces": [], "error": emocue::diag::error_chain(&e)})
             }
         };
         if json_out {
@@ -703,7 +703,12 @@ fn classify_one(
 fn human(line: &Value, _labels: &[String]) -> String {
     let file = line["file"].as_str().unwrap_or("?");
     if let Some(e) = line.get("error") {
-        return format!("{file}: error: {}", e.as_str().unwrap_or("?"));
+        let e = e.as_str().unwrap_or("?");
+        // most errors already start with the file name: say it once
+        let e = e
+            .strip_prefix(file)
+            .map_or(e, |r| r.trim_start_matches(": "));
+        return format!("{file}: error: {e}");
     }
     let faces = line["faces"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     if faces.is_empty() {

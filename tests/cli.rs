@@ -170,8 +170,22 @@ fn bad_inputs_give_clear_errors_not_panics() {
     assert!(!out.status.success());
     let lines = json_lines(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(lines.len(), 2, "a broken file does not stop the batch");
-    assert!(lines[0]["error"].as_str().unwrap().contains("b.jpg"));
+    let err = lines[0]["error"].as_str().unwrap();
+    assert!(
+        err.contains("b.jpg") && err.contains("cannot decode"),
+        "{err}"
+    );
+    // each cause once: the decoder's message is not repeated by the error chain
+    let parts: Vec<&str> = err.split(": ").collect();
+    let mut uniq = parts.clone();
+    uniq.dedup();
+    assert_eq!(parts, uniq, "{err}");
+    assert!(parts.iter().all(|p| err.matches(p).count() == 1), "{err}");
     assert_eq!(lines[1]["faces"][0]["label"], "happiness");
+    // the readable form names the file once
+    let out = emocue(&["classify", broken.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("b.jpg").count(), 1, "{text}");
 }
 
 #[test]
