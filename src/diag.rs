@@ -166,6 +166,8 @@ pub fn parse_document(text: &str) -> Result<Spanned<DeTable<'_>>, Problem> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn error_chain_says_each_cause_once() {
         #[derive(Debug, thiserror::Error)]
@@ -177,15 +179,10 @@ mod tests {
             source: Inner,
         }
         let e = anyhow::Error::new(Outer { source: Inner });
-        assert_eq!(
-            super::error_chain(&e),
-            "photo.png: cannot decode: inner detail"
-        );
+        assert_eq!(error_chain(&e), "photo.png: cannot decode: inner detail");
         let e = anyhow::Error::new(Inner).context("loading the model");
-        assert_eq!(super::error_chain(&e), "loading the model: inner detail");
+        assert_eq!(error_chain(&e), "loading the model: inner detail");
     }
-
-    use super::*;
 
     #[test]
     fn lines_and_columns_count_characters() {

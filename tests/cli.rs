@@ -26,7 +26,7 @@ fn sample_replay_is_byte_identical_without_timing_and_finds_the_smile() {
     let dir = scratch("replay_det");
     let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
     for p in [&a, &b] {
-        let out = emocue(&[
+        emocue_ok(&[
             "replay",
             "samples/astronaut",
             "--fps",
@@ -35,11 +35,6 @@ fn sample_replay_is_byte_identical_without_timing_and_finds_the_smile() {
             "--events",
             p.to_str().unwrap(),
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
     let (ta, tb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     assert_eq!(ta, tb, "same input, same bytes");
@@ -73,12 +68,7 @@ fn sample_replay_is_byte_identical_without_timing_and_finds_the_smile() {
 
 #[test]
 fn summary_reports_labels_changes_and_latency() {
-    let out = emocue(&["replay", "samples/astronaut", "--fps", "15", "--summary"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = emocue_ok(&["replay", "samples/astronaut", "--fps", "15", "--summary"]);
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary JSON");
     assert_eq!(s["frames"], 60);
     assert!(
@@ -214,7 +204,7 @@ fn bench_profile_times_every_node_of_the_classifier_and_the_detector() {
         ("models/blazeface_full_range.onnx", vec![1, 3, 192, 192]),
     ] {
         let path = root().join(model);
-        let out = emocue(&[
+        let out = emocue_ok(&[
             "bench",
             "--profile",
             "--seconds",
@@ -222,11 +212,6 @@ fn bench_profile_times_every_node_of_the_classifier_and_the_detector() {
             "--model",
             path.to_str().unwrap(),
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["input"], serde_json::json!(input), "{model}");
         assert!(v["runs"].as_u64().unwrap() >= 10);
@@ -250,7 +235,7 @@ fn bench_profile_times_every_node_of_the_classifier_and_the_detector() {
         );
     }
     let w8 = root().join("models/emotionnet_nano_b.w8.onnx");
-    let out = emocue(&[
+    let out = emocue_ok(&[
         "bench",
         "--profile",
         "--batch",
@@ -260,11 +245,6 @@ fn bench_profile_times_every_node_of_the_classifier_and_the_detector() {
         "--model",
         w8.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["input"], serde_json::json!([2, 1, 48, 48]));
     let out = emocue(&["bench", "--profile", "--model", "no/such.onnx"]);
@@ -274,12 +254,7 @@ fn bench_profile_times_every_node_of_the_classifier_and_the_detector() {
 
 #[test]
 fn bench_json_has_every_documented_key_and_onnxruntime_script_matches_the_network_keys() {
-    let out = emocue(&["bench", "--json", "--seconds", "0.05"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = emocue_ok(&["bench", "--json", "--seconds", "0.05"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let network = [
         "classifier_w8_batch1",

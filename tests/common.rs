@@ -58,6 +58,17 @@ pub fn emocue(args: &[&str]) -> Output {
 }
 
 /// A fresh scratch folder under target/.
+/// Runs `emocue` and asserts it succeeded, showing its stderr when it did not.
+pub fn emocue_ok(args: &[&str]) -> Output {
+    let out = emocue(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn scratch(name: &str) -> PathBuf {
     let d = root().join("target").join("test-scratch").join(name);
     let _ = std::fs::remove_dir_all(&d);

@@ -27,18 +27,13 @@ fn webcam_clip_keeps_one_track_and_detects_the_face() {
         .expect("ffmpeg");
     assert!(st.success());
     let ev = dir.join("e.jsonl");
-    let out = emocue(&[
+    emocue_ok(&[
         "replay",
         clip.to_str().unwrap(),
         "--no-timing",
         "--events",
         ev.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let events = json_lines(&std::fs::read_to_string(&ev).unwrap());
     assert!(events.len() >= 240, "10 s at 25 fps: {}", events.len());
     let n = events.len() as f64;
@@ -134,18 +129,13 @@ fn one_expression_change_gives_exactly_one_caption_change_within_the_documented_
     }
     w.finish().unwrap();
     let ev = dir.join("e.jsonl");
-    let out = emocue(&[
+    emocue_ok(&[
         "replay",
         clip.to_str().unwrap(),
         "--no-timing",
         "--events",
         ev.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let events = json_lines(&std::fs::read_to_string(&ev).unwrap());
     let shown: Vec<(f64, String)> = events
         .iter()
@@ -185,12 +175,7 @@ fn classify_crop_on_fer_test_reproduces_the_documented_accuracy() {
         .expect("models/README.md states fer_test_default_accuracy");
     let dir = data.join("ferplus/FER2013Test");
     let truth: HashMap<String, String> = ferplus_majority(&dir).into_iter().collect();
-    let out = emocue(&["classify", "--crop", "--json", dir.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = emocue_ok(&["classify", "--crop", "--json", dir.to_str().unwrap()]);
     let lines = json_lines(&String::from_utf8_lossy(&out.stdout));
     let (mut n, mut ok) = (0, 0);
     for l in &lines {

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{emocue, root, scratch};
+use common::{emocue, emocue_ok, root, scratch};
 use emocue::Frame;
 use emocue::config::{CaptionOptions, Config};
 use emocue::pipeline::Pipeline;
@@ -67,12 +67,7 @@ fn every_shipped_profile_validates_and_check_config_accepts_it() {
     for p in &names {
         let prof = Profile::load(p).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(prof.labels.len(), KEYS.len(), "{}", p.display());
-        let out = emocue(&["check-config", p.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = emocue_ok(&["check-config", p.to_str().unwrap()]);
         assert!(String::from_utf8_lossy(&out.stdout).contains("wording profile"));
     }
     let out = emocue(&["check-config", "config/default.toml"]);

@@ -19,12 +19,8 @@ from pathlib import Path
 import numpy as np
 
 import data
+from calibrate import softmax
 from crossdata import Model
-
-
-def softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
 
 
 def main() -> None:
