@@ -190,5 +190,7 @@ if __name__ == "__main__":
         for n in (7, 8):
             m = EmotionNetNano(plan, n)
             print(f"{name} classes={n} params={count_params(m)} MMAC={count_macs(m)/1e6:.2f}")
+    m = EmotionNetNano(NANO_B, 8, upsample=64)
+    print(f"b upsample=64 classes=8 params={count_params(m)} MMAC={count_macs(m)/1e6:.2f}")
     t = Teacher(8)
     print(f"teacher params={count_params(t)} MMAC={count_macs(t)/1e6:.2f}")
