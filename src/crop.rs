@@ -8,6 +8,9 @@
 use crate::detect::Detection;
 use crate::frame::Luma;
 
+/// Samples per output pixel along each axis, at most (see `crop_geometry`).
+const MAX_TAPS: usize = 16;
+
 /// How to cut a classifier input out of a frame around a detection.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CropSpec {
@@ -82,7 +85,9 @@ impl CropSpec {
 
     /// Cuts the crop as gray values 0..255, row-major `size × size`, averaging
     /// several samples per output pixel when shrinking (an area filter, as the
-    /// training crops were downscaled).
+    /// training crops were downscaled). Up to 16 × 16 samples, so a face filling a
+    /// high-resolution photo (crop side up to 768 px) is averaged over every pixel,
+    /// not point-sampled into aliasing the network never saw.
     pub fn crop(&self, luma: &Luma, det: &Detection) -> Vec<f32> {
         self.crop_geometry(luma, &self.geometry(det))
     }
@@ -91,7 +96,7 @@ impl CropSpec {
     pub fn crop_geometry(&self, luma: &Luma, g: &CropGeometry) -> Vec<f32> {
         let n = self.size;
         let step = g.side / n as f32;
-        let taps = (step.ceil() as usize).clamp(1, 4);
+        let taps = (step.ceil() as usize).clamp(1, MAX_TAPS);
         let (s, c) = g.angle.sin_cos();
         let mut out = Vec::with_capacity(n * n);
         let inv = 1.0 / (taps * taps) as f32;
@@ -182,5 +187,47 @@ mod tests {
         };
         let c = spec.crop_geometry(&luma, &g);
         assert!(c[0] > 199.0 && c[63] < 1.0, "{c:?}");
+    }
+
+    #[test]
+    fn large_faces_are_averaged_not_aliased() {
+        // A 3-pixel checkerboard under a 1,150-pixel crop (24 frame pixels per crop
+        // pixel, as for a face filling a 12 MP photo): every crop pixel covers 8 x 8
+        // cells, so its true mean is mid-gray. Sparse point samples would land on one
+        // colour and return near-black or near-white pixels.
+        let n = 1200;
+        let data = (0..n * n)
+            .map(|i| {
+                if ((i % n) / 3 + (i / n) / 3) % 2 == 0 {
+                    0
+                } else {
+                    255
+                }
+            })
+            .collect();
+        let luma = Luma {
+            width: n,
+            height: n,
+            data,
+        };
+        let spec = CropSpec {
+            size: 48,
+            scale: 1.0,
+            dx: 0.0,
+            dy: 0.0,
+            rotate: false,
+        };
+        let g = CropGeometry {
+            cx: 601.5,
+            cy: 601.5,
+            side: 1152.0,
+            angle: 0.0,
+        };
+        let c = spec.crop_geometry(&luma, &g);
+        let worst = c.iter().map(|v| (v - 127.5).abs()).fold(0.0, f32::max);
+        assert!(
+            worst < 20.0,
+            "a crop pixel is {worst} gray levels off mid-gray"
+        );
     }
 }

@@ -101,6 +101,18 @@ def tied(votes: np.ndarray) -> np.ndarray:
     return (votes == votes.max(1, keepdims=True)).sum(1) > 1
 
 
+def strict_majority(votes: np.ndarray) -> np.ndarray:
+    """The FER+ authors' own "majority" labels (their reference code, microsoft/FERPlus
+    `src/ferplus.py`, used there for FER2013Valid and FER2013Test): single votes are
+    discarded as outliers, and a face keeps a label only if its top emotion has more
+    than half of the remaining votes; otherwise it is unknown and dropped. So a tied
+    face never has a label, nor does one without a clear majority. -1 where dropped."""
+    v = np.where(votes <= 1, 0, votes)
+    top = v.argmax(1)
+    ok = (v.max(1) * 2 > v.sum(1)) & (top < 8)
+    return np.where(ok, top, -1)
+
+
 def soft_labels(votes: np.ndarray) -> np.ndarray:
     """Vote distribution over the 8 emotions (unknown/NF dropped)."""
     emo = votes[:, :8]

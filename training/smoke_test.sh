@@ -20,6 +20,7 @@ print('smoke: upsampling matrix = bilinear resize')
 import numpy as np, data
 v = np.array([[4, 0, 0, 4, 0, 0, 0, 0, 2, 0], [5, 3, 0, 0, 0, 0, 0, 0, 2, 0]])
 assert data.tied(v).tolist() == [True, False] and data.majority(v).tolist() == [0, 0]
+assert data.strict_majority(np.array([[4, 0, 0, 4, 0, 0, 0, 0, 2, 0], [5, 3, 0, 0, 0, 0, 0, 0, 2, 0], [5, 1, 1, 0, 0, 0, 0, 0, 3, 0], [2, 0, 0, 0, 0, 0, 0, 0, 8, 0]])).tolist() == [-1, -1, 0, -1]
 print('smoke: tie rule')"
 $PY train.py ferplus --arch b --epochs 1 --limit 512 --out "$OUT/run"
 $PY export.py "$OUT/run/best.pt" --name smoke --out-dir "$OUT/models" --int8 --limit 256 --calib-n 128

@@ -108,7 +108,8 @@ def main() -> None:
     ap.add_argument("--upsample", type=int, default=0, help="upsample the 48x48 input to this size inside the network (0: off)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--time-budget", type=float, default=0, help="seconds; cosine schedule over wall-clock time, --epochs is the cap")
-    ap.add_argument("--teacher", default=None, help="distil from this checkpoint")
+    ap.add_argument("--teacher", default=None, help="distil from this checkpoint (comma-separated: the mean of their softened outputs)")
+    ap.add_argument("--kd-fer-only", action="store_true", help="distil on FER+ images only; CK+ images keep their own labels (for teachers that never saw CK+)")
     ap.add_argument("--kd-alpha", type=float, default=0.7, help="weight of the teacher's targets")
     ap.add_argument("--kd-t", type=float, default=2.0, help="distillation temperature")
     ap.add_argument("--ema", type=float, default=0.0, help="evaluate and keep an exponential moving average of the weights (e.g. 0.999)")
@@ -158,6 +159,7 @@ def main() -> None:
             ci = np.repeat(ck_imgs[ck_sel], a.ck_repeat, 0)
             cl = np.eye(8, dtype=np.float32)[np.repeat(ck_lab[ck_sel], a.ck_repeat)]
             imgs, soft = np.concatenate([imgs, ci]), np.concatenate([soft, cl])
+        is_fer = np.arange(len(imgs)) < keep.sum()
         v_imgs, v_votes, _ = data.load_ferplus("valid", a.limit)
         vkeep = data.majority(v_votes) >= 0
         v_imgs, v_lab = v_imgs[vkeep], data.majority(v_votes)[vkeep]
@@ -170,6 +172,7 @@ def main() -> None:
         v_lab = np.array([CK7.index(l) for l in ck_lab[~tr]])
         if a.limit:
             imgs, soft = imgs[: a.limit], soft[: a.limit]
+        is_fer = np.zeros(len(imgs), bool)
 
     hard = soft.argmax(1)
     freq = np.bincount(hard, minlength=n_classes).astype(np.float64) + 1
@@ -188,7 +191,8 @@ def main() -> None:
         load_init(model, a.init, n_classes)
     meta = dict(vars(a), params=count_params(model), macs=count_macs(model))
     model = model.to(dev)
-    teacher = load_checkpoint(a.teacher)[0].to(dev) if a.teacher else None
+    teachers = [load_checkpoint(p)[0].to(dev) for p in a.teacher.split(",")] if a.teacher else []
+    kd_w = torch.from_numpy(is_fer if a.kd_fer_only else np.ones(len(imgs), bool)).float().to(dev) * a.kd_alpha
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     ema = None
     if a.ema:
@@ -233,12 +237,13 @@ def main() -> None:
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                 logits = model(x).float()
             loss_i = -(y * F.log_softmax(logits, 1)).sum(1)
-            if teacher is not None:
-                # match the teacher on the same augmented view (soft targets at T)
+            if teachers:
+                # match the teachers' mean on the same augmented view (soft targets at T)
                 with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.startswith("cuda")):
-                    pt = F.softmax(teacher(x).float() / a.kd_t, 1)
+                    pt = sum(F.softmax(t(x).float() / a.kd_t, 1) for t in teachers) / len(teachers)
                 kd = -(pt * F.log_softmax(logits / a.kd_t, 1)).sum(1) * a.kd_t**2
-                loss_i = a.kd_alpha * kd + (1 - a.kd_alpha) * loss_i
+                w = kd_w[idx]
+                loss_i = w * kd + (1 - w) * loss_i
             loss = (loss_i * sample_w[idx]).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
