@@ -23,6 +23,10 @@ assert data.tied(v).tolist() == [True, False] and data.majority(v).tolist() == [
 assert data.strict_majority(np.array([[4, 0, 0, 4, 0, 0, 0, 0, 2, 0], [5, 3, 0, 0, 0, 0, 0, 0, 2, 0], [5, 1, 1, 0, 0, 0, 0, 0, 3, 0], [2, 0, 0, 0, 0, 0, 0, 0, 8, 0]])).tolist() == [-1, -1, 0, -1]
 print('smoke: tie rule')"
 $PY train.py ferplus --arch b --epochs 1 --limit 512 --out "$OUT/run"
+# distillation from two teachers (the deployed recipe), CK+ rows on their own labels
+$PY train.py ferplus --arch b --epochs 1 --limit 128 --ck-folds 0 --ck-repeat 1 --init "$OUT/run/best.pt" \
+  --teacher "$OUT/run/best.pt,$OUT/run/best.pt" --kd-fer-only --out "$OUT/kd" > /dev/null
+test -s "$OUT/kd/best.pt" && echo "smoke: distillation from two teachers"
 $PY export.py "$OUT/run/best.pt" --name smoke --out-dir "$OUT/models" --int8 --limit 256 --calib-n 128
 $PY - "$OUT/models/smoke.int8.onnx" <<'PYEOF'
 import sys, numpy as np, onnx, onnxruntime as ort
