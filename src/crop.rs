@@ -122,6 +122,17 @@ mod tests {
     use super::*;
     use crate::detect::Rect;
 
+    /// A crop of the box itself: no offset, no rotation.
+    fn plain(size: usize) -> CropSpec {
+        CropSpec {
+            size,
+            scale: 1.0,
+            dx: 0.0,
+            dy: 0.0,
+            rotate: false,
+        }
+    }
+
     fn det(x: f32, y: f32, w: f32, eyes: [[f32; 2]; 2]) -> Detection {
         let mut keypoints = [[0.0; 2]; 6];
         keypoints[0] = eyes[0];
@@ -165,13 +176,7 @@ mod tests {
             height: h,
             data,
         };
-        let spec = CropSpec {
-            size: 8,
-            scale: 1.0,
-            dx: 0.0,
-            dy: 0.0,
-            rotate: false,
-        };
+        let spec = plain(8);
         let g = CropGeometry {
             cx: 50.0,
             cy: 50.0,
@@ -210,13 +215,7 @@ mod tests {
             height: n,
             data,
         };
-        let spec = CropSpec {
-            size: 48,
-            scale: 1.0,
-            dx: 0.0,
-            dy: 0.0,
-            rotate: false,
-        };
+        let spec = plain(48);
         let g = CropGeometry {
             cx: 601.5,
             cy: 601.5,

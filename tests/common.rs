@@ -57,7 +57,6 @@ pub fn emocue(args: &[&str]) -> Output {
         .expect("run emocue")
 }
 
-/// A fresh scratch folder under target/.
 /// Runs `emocue` and asserts it succeeded, showing its stderr when it did not.
 pub fn emocue_ok(args: &[&str]) -> Output {
     let out = emocue(args);
@@ -69,6 +68,7 @@ pub fn emocue_ok(args: &[&str]) -> Output {
     out
 }
 
+/// A fresh scratch folder under target/.
 pub fn scratch(name: &str) -> PathBuf {
     let d = root().join("target").join("test-scratch").join(name);
     let _ = std::fs::remove_dir_all(&d);

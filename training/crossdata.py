@@ -22,6 +22,7 @@ like the shipped models). For each model, by what it was trained on:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
@@ -73,6 +74,7 @@ class Model:
         return self._fn(imgs) - self.adjust
 
 
+@functools.cache
 def fer_prior() -> np.ndarray:
     """Share of each class among FER2013Train majority labels (FER+ order)."""
     _, votes, _ = data.load_ferplus("train")
@@ -97,11 +99,7 @@ def auto_tau(m: Model, log_prior: np.ndarray) -> float:
     maj = data.majority(votes)
     lg, y = m.logits(imgs[maj >= 0]), maj[maj >= 0]
 
-    def mean_recall(tau: float) -> float:
-        p = (lg - tau * log_prior).argmax(1)
-        return float(np.mean([(p[y == k] == k).mean() for k in np.unique(y)]))
-
-    return max([0.0, 0.25, 0.5, 0.75, 1.0], key=mean_recall)
+    return max([0.0, 0.25, 0.5, 0.75, 1.0], key=lambda tau: data.mean_recall((lg - tau * log_prior).argmax(1), y))
 
 
 def acc(p: np.ndarray, y: np.ndarray) -> float:
@@ -178,7 +176,7 @@ def main() -> None:
     for path in a.models:
         m = Model(path)
         tau = 0.0
-        if len(m.labels) == 8:
+        if len(m.labels) == 8 and (a.logit_adjust == "auto" or float(a.logit_adjust)):
             log_prior = np.log(fer_prior()[[data.CLASSES.index(c) for c in m.labels]])
             tau = auto_tau(m, log_prior) if a.logit_adjust == "auto" else float(a.logit_adjust)
             m.adjust = tau * log_prior

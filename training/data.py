@@ -113,6 +113,12 @@ def strict_majority(votes: np.ndarray) -> np.ndarray:
     return np.where(ok, top, -1)
 
 
+def mean_recall(pred: np.ndarray, y: np.ndarray) -> float:
+    """Mean over the classes present in `y` of the share of each predicted right: the
+    score a class-balanced classifier is judged by."""
+    return float(np.mean([(pred[y == k] == k).mean() for k in np.unique(y)]))
+
+
 def soft_labels(votes: np.ndarray) -> np.ndarray:
     """Vote distribution over the 8 emotions (unknown/NF dropped)."""
     emo = votes[:, :8]

@@ -255,7 +255,7 @@ def main() -> None:
         scored = ema.module if ema is not None else model
         pv = predict(scored, v_imgs, 1024 if dev != "cpu" else 512, dev)
         vacc = float((pv.argmax(1) == v_lab).mean())
-        vrec = float(np.mean([(pv.argmax(1)[v_lab == k] == k).mean() for k in np.unique(v_lab)]))
+        vrec = data.mean_recall(pv.argmax(1), v_lab)
         rec = dict(epoch=ep + 1, lr=lr, loss=float(tot) / steps, train_acc=float(correct) / (steps * a.bs), val_acc=vacc, val_mean_recall=vrec, sec=time.time() - t0)
         print(json.dumps(rec), flush=True)
         log.write(json.dumps(rec) + "\n")
