@@ -179,6 +179,55 @@ fn bad_inputs_give_clear_errors_not_panics() {
 }
 
 #[test]
+fn a_portrait_photo_stored_sideways_is_read_upright_from_its_exif_tag() {
+    use image::ImageEncoder;
+    let dir = scratch("exif");
+    // What a phone writes for a portrait shot: pixels turned a quarter to the left,
+    // and EXIF orientation 6 ("turn 90 degrees clockwise to view").
+    let upright = image::open(root().join("samples/astronaut/frame_000.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let stored = image::imageops::rotate270(&upright);
+    let exif: Vec<u8> = [
+        b"MM\0\x2a\0\0\0\x08\0\x01".as_slice(),
+        &[0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0],
+    ]
+    .concat();
+    let path = dir.join("portrait.jpg");
+    let mut bytes = Vec::new();
+    let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95);
+    enc.set_exif_metadata(exif).unwrap();
+    enc.write_image(
+        stored.as_raw(),
+        stored.width(),
+        stored.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let out = emocue_ok(&["classify", "--json", path.to_str().unwrap()]);
+    let line = &json_lines(&String::from_utf8_lossy(&out.stdout))[0];
+    let faces = line["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1, "{line}");
+    assert_eq!(faces[0]["label"], "happiness", "{line}");
+    // the box is in upright coordinates: the same face as in the upright frame
+    let bx: Vec<f64> = faces[0]["box"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let out = emocue_ok(&["classify", "--json", "samples/astronaut/frame_000.jpg"]);
+    let want = &json_lines(&String::from_utf8_lossy(&out.stdout))[0]["faces"][0]["box"];
+    for (got, want) in bx.iter().zip(want.as_array().unwrap()) {
+        assert!(
+            (got - want.as_f64().unwrap()).abs() < 4.0,
+            "{bx:?} vs {want}"
+        );
+    }
+}
+
+#[test]
 fn check_config_accepts_the_default_and_rejects_typos_with_line_numbers() {
     assert!(
         emocue(&["check-config", "config/default.toml"])

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use image::ImageDecoder;
+
 use super::{FrameSource, SourceError, is_image};
 use crate::Frame;
 
@@ -59,7 +61,7 @@ impl ImageFolder {
     }
 }
 
-/// Decodes one image file to RGB8.
+/// Decodes one image file to RGB8, turned upright as its EXIF orientation says.
 pub fn load_rgb(path: &Path, frame: u64) -> Result<image::RgbImage, SourceError> {
     let reader = image::ImageReader::open(path)
         .map_err(|source| SourceError::Open {
@@ -71,11 +73,20 @@ pub fn load_rgb(path: &Path, frame: u64) -> Result<image::RgbImage, SourceError>
             path: path.to_owned(),
             source,
         })?;
-    let img = reader.decode().map_err(|source| SourceError::Decode {
+    let decode_err = |source| SourceError::Decode {
         path: path.to_owned(),
         frame,
         source,
-    })?;
+    };
+    let mut decoder = reader.into_decoder().map_err(decode_err)?;
+    // Cameras and phones store a portrait photo sideways and say so in its EXIF
+    // orientation tag; a face lying on its side is one the detector cannot find. An
+    // unreadable tag is not worth rejecting the photo for: it is then taken as upright.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(decode_err)?;
+    img.apply_orientation(orientation);
     Ok(img.to_rgb8())
 }
 
@@ -171,6 +182,44 @@ mod tests {
         let mut f = ImageFolder::open(&d, 20.0).unwrap();
         let first = f.next_frame().unwrap().unwrap();
         assert!(first.image.get_pixel(0, 0)[0] <= 12, "a.jpg comes first");
+    }
+
+    /// A minimal big-endian EXIF block holding only the orientation tag.
+    fn exif_orientation(value: u16) -> Vec<u8> {
+        let mut e = b"MM\0\x2a\0\0\0\x08\0\x01".to_vec();
+        e.extend_from_slice(&[0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1]);
+        e.extend_from_slice(&value.to_be_bytes());
+        e.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        e
+    }
+
+    #[test]
+    fn exif_orientation_turns_a_sideways_photo_upright() {
+        use image::ImageEncoder;
+        let d = tmp("exif");
+        // Stored 4 wide and 2 high with a red left column; orientation 6 says "rotate
+        // 90 degrees clockwise to view", so upright it is 2 wide, 4 high, red on top.
+        let mut stored = image::RgbImage::from_pixel(4, 2, image::Rgb([0, 0, 255]));
+        for y in 0..2 {
+            stored.put_pixel(0, y, image::Rgb([255, 0, 0]));
+        }
+        for (name, orientation) in [("turned.png", 6u16), ("garbled.png", 0)] {
+            let mut bytes = Vec::new();
+            let mut enc = image::codecs::png::PngEncoder::new(&mut bytes);
+            enc.set_exif_metadata(exif_orientation(orientation))
+                .unwrap();
+            enc.write_image(stored.as_raw(), 4, 2, image::ExtendedColorType::Rgb8)
+                .unwrap();
+            std::fs::write(d.join(name), bytes).unwrap();
+        }
+        let up = load_rgb(&d.join("turned.png"), 0).unwrap();
+        assert_eq!(up.dimensions(), (2, 4));
+        assert_eq!(up.get_pixel(0, 0)[0], 255);
+        assert_eq!(up.get_pixel(1, 0)[0], 255);
+        assert_eq!(up.get_pixel(0, 3)[2], 255);
+        // An invalid tag value is ignored, not an error.
+        let kept = load_rgb(&d.join("garbled.png"), 0).unwrap();
+        assert_eq!(kept.dimensions(), (4, 2));
     }
 
     #[test]

@@ -7,16 +7,16 @@ mod images;
 mod y4m;
 
 pub use images::{ImageFolder, SingleImage, load_rgb};
-
-/// Decodes one image file to RGB8 (for `classify`).
-pub fn load_image(path: &Path) -> Result<image::RgbImage, SourceError> {
-    load_rgb(path, 0)
-}
 pub use y4m::{Y4mReader, Y4mWriter, yuv_to_rgb};
 
 use std::path::{Path, PathBuf};
 
 use crate::Frame;
+
+/// Decodes one image file to RGB8, upright as its EXIF tag says (for `classify`).
+pub fn load_image(path: &Path) -> Result<image::RgbImage, SourceError> {
+    load_rgb(path, 0)
+}
 
 /// Why a source could not deliver a frame. Every variant names the input and, where
 /// it helps, the byte offset or frame number, so a broken clip is found quickly.
