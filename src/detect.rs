@@ -139,18 +139,68 @@ impl Detector {
         })
     }
 
-    /// Settings in use; `classify` lowers the score for a second look at photos.
-    pub fn options_mut(&mut self) -> &mut DetectorOptions {
-        &mut self.opts
-    }
-
     /// Finds faces in a frame, strongest first.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, ModelError> {
-        if frame.width() == 0 || frame.height() == 0 {
+        let (w, h) = (frame.width() as f32, frame.height() as f32);
+        self.detect_in(
+            frame,
+            &Rect {
+                x: 0.0,
+                y: 0.0,
+                w,
+                h,
+            },
+        )
+    }
+
+    /// Finds faces in a still photo, where a single look must count and time is
+    /// cheap. The whole frame shows the network a face at 192/longest-side of its
+    /// size, so a face under about a fifth of the frame's height (a half-body shot, a
+    /// group) is too small for it; overlapping tiles, 2x2 then 3x3, look again at up
+    /// to twice the resolution. A tile's face must lie wholly inside the tile (a face
+    /// cut by a tile edge is found whole by a neighbour), must not repeat a face
+    /// already found, and must be at least a quarter as wide as the widest face the
+    /// whole frame showed. If still nothing is found, the whole frame gets a second look
+    /// with a lower bar (0.3) and the best face is kept.
+    pub fn detect_still(&mut self, frame: &Frame) -> Result<Vec<Detection>, ModelError> {
+        let (w, h) = (frame.width() as f32, frame.height() as f32);
+        let mut found = self.detect(frame)?;
+        // Thirteen more looks also mean more chances of a false face in the background;
+        // one far smaller than a face already found cannot be the photo's subject.
+        let smallest = found.iter().map(|d| d.rect.w).fold(0.0, f32::max) / 4.0;
+        for n in [2u8, 3] {
+            for tile in tiles(w, h, n) {
+                for d in self.detect_in(frame, &tile)? {
+                    let margin = 0.02 * tile.w.max(tile.h);
+                    if d.rect.w < smallest
+                        || cut_by_edge(&d.rect, &tile, w, h, margin)
+                        || found.iter().any(|f| overlap(&f.rect, &d.rect) > 0.5)
+                    {
+                        continue;
+                    }
+                    found.push(d);
+                }
+            }
+        }
+        if found.is_empty() {
+            let bar = self.opts.min_score;
+            self.opts.min_score = bar.min(0.3);
+            let again = self.detect(frame);
+            self.opts.min_score = bar;
+            found = again?;
+            found.truncate(1);
+        }
+        found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(found)
+    }
+
+    /// Finds faces in one region of a frame (letterboxed alone into the input), in
+    /// frame pixels.
+    fn detect_in(&mut self, frame: &Frame, region: &Rect) -> Result<Vec<Detection>, ModelError> {
+        if region.w < 1.0 || region.h < 1.0 {
             return Ok(Vec::new());
         }
-        let (w, h) = (frame.width() as f32, frame.height() as f32);
-        let letter = Letterbox::new(w, h);
+        let letter = Letterbox::new(region);
         self.fill_input(frame, &letter);
         let run = |e: anyhow::Error| ModelError::Run {
             path: self.path.clone(),
@@ -199,13 +249,15 @@ impl Detector {
         let taps = (step.ceil() as usize).clamp(1, 4);
         let plane = INPUT * INPUT;
         for oy in 0..INPUT {
-            let fy0 = (oy as f32 - lb.pad_y) * step;
-            if fy0 < 0.0 || fy0 >= fh as f32 {
+            let ry = (oy as f32 - lb.pad_y) * step;
+            let fy0 = lb.y0 + ry;
+            if ry < 0.0 || ry >= lb.h || fy0 >= fh as f32 {
                 continue;
             }
             for ox in 0..INPUT {
-                let fx0 = (ox as f32 - lb.pad_x) * step;
-                if fx0 < 0.0 || fx0 >= fw as f32 {
+                let rx = (ox as f32 - lb.pad_x) * step;
+                let fx0 = lb.x0 + rx;
+                if rx < 0.0 || rx >= lb.w || fx0 >= fw as f32 {
                     continue;
                 }
                 let mut acc = [0.0f32; 3];
@@ -230,28 +282,37 @@ impl Detector {
     }
 }
 
-/// Square letterbox mapping between frame pixels and the 192x192 input.
+/// Square letterbox mapping between a region of the frame (in frame pixels) and the
+/// 192x192 input.
 #[derive(Clone, Copy, Debug)]
 struct Letterbox {
+    x0: f32,
+    y0: f32,
+    w: f32,
+    h: f32,
     scale: f32,
     pad_x: f32,
     pad_y: f32,
 }
 
 impl Letterbox {
-    fn new(w: f32, h: f32) -> Self {
-        let scale = INPUT as f32 / w.max(h);
+    fn new(region: &Rect) -> Self {
+        let scale = INPUT as f32 / region.w.max(region.h);
         Letterbox {
+            x0: region.x,
+            y0: region.y,
+            w: region.w,
+            h: region.h,
             scale,
-            pad_x: (INPUT as f32 - w * scale) / 2.0,
-            pad_y: (INPUT as f32 - h * scale) / 2.0,
+            pad_x: (INPUT as f32 - region.w * scale) / 2.0,
+            pad_y: (INPUT as f32 - region.h * scale) / 2.0,
         }
     }
 
     fn to_frame(self, c: &Candidate) -> Detection {
         let s = INPUT as f32;
-        let px = |v: f32| (v * s - self.pad_x) / self.scale;
-        let py = |v: f32| (v * s - self.pad_y) / self.scale;
+        let px = |v: f32| self.x0 + (v * s - self.pad_x) / self.scale;
+        let py = |v: f32| self.y0 + (v * s - self.pad_y) / self.scale;
         let r = c.rect();
         let mut keypoints = [[0.0; 2]; 6];
         for (k, kp) in keypoints.iter_mut().enumerate() {
@@ -267,6 +328,49 @@ impl Letterbox {
             score: c.score,
             keypoints,
         }
+    }
+}
+
+/// An n x n grid of tiles over a w x h frame, each 2/(n+1) of the frame's width and
+/// height, so neighbours overlap by half a tile and any face under half a tile lies
+/// wholly inside one of them.
+fn tiles(w: f32, h: f32, n: u8) -> Vec<Rect> {
+    let k = f32::from(n);
+    let (tw, th) = (2.0 * w / (k + 1.0), 2.0 * h / (k + 1.0));
+    let mut out = Vec::new();
+    for j in 0..n {
+        for i in 0..n {
+            out.push(Rect {
+                x: f32::from(i) * tw / 2.0,
+                y: f32::from(j) * th / 2.0,
+                w: tw,
+                h: th,
+            });
+        }
+    }
+    out
+}
+
+/// True when a box found in a tile reaches one of the tile's inner edges (an edge
+/// that is not the frame's): the face may be cut there.
+fn cut_by_edge(r: &Rect, tile: &Rect, frame_w: f32, frame_h: f32, margin: f32) -> bool {
+    let inner = |edge: f32, frame_edge: f32| (edge - frame_edge).abs() > 0.5;
+    (inner(tile.x, 0.0) && r.x < tile.x + margin)
+        || (inner(tile.y, 0.0) && r.y < tile.y + margin)
+        || (inner(tile.x + tile.w, frame_w) && r.x + r.w > tile.x + tile.w - margin)
+        || (inner(tile.y + tile.h, frame_h) && r.y + r.h > tile.y + tile.h - margin)
+}
+
+/// Intersection over the smaller box: 1 when one box holds the other, so a face found
+/// again in a tile, even with a slightly different box, counts as the same face.
+fn overlap(a: &Rect, b: &Rect) -> f32 {
+    let ix = (a.x + a.w).min(b.x + b.w) - a.x.max(b.x);
+    let iy = (a.y + a.h).min(b.y + b.h) - a.y.max(b.y);
+    let small = (a.w * a.h).min(b.w * b.h);
+    if ix <= 0.0 || iy <= 0.0 || small <= 0.0 {
+        0.0
+    } else {
+        ix * iy / small
     }
 }
 
@@ -391,9 +495,79 @@ mod tests {
         assert!((r.w - 40.0 / 192.0).abs() < 1e-6);
     }
 
+    fn rect(x: f32, y: f32, w: f32, h: f32) -> Rect {
+        Rect { x, y, w, h }
+    }
+
+    #[test]
+    fn tiles_cover_the_frame_with_half_tile_overlap() {
+        for n in [2u8, 3] {
+            let t = tiles(640.0, 480.0, n);
+            assert_eq!(t.len(), usize::from(n) * usize::from(n));
+            let last = t[t.len() - 1];
+            assert!((last.x + last.w - 640.0).abs() < 1e-3);
+            assert!((last.y + last.h - 480.0).abs() < 1e-3);
+            assert!(
+                (t[1].x - t[0].w / 2.0).abs() < 1e-3,
+                "neighbours overlap by half"
+            );
+        }
+    }
+
+    #[test]
+    fn a_face_at_an_inner_tile_edge_is_cut_but_not_at_the_frame_edge() {
+        let tile = rect(0.0, 0.0, 320.0, 240.0); // top-left tile of 640x480
+        assert!(cut_by_edge(
+            &rect(300.0, 50.0, 30.0, 30.0),
+            &tile,
+            640.0,
+            480.0,
+            5.0
+        ));
+        assert!(cut_by_edge(
+            &rect(100.0, 220.0, 30.0, 30.0),
+            &tile,
+            640.0,
+            480.0,
+            5.0
+        ));
+        assert!(!cut_by_edge(
+            &rect(0.0, 0.0, 30.0, 30.0),
+            &tile,
+            640.0,
+            480.0,
+            5.0
+        ));
+        assert!(!cut_by_edge(
+            &rect(100.0, 100.0, 30.0, 30.0),
+            &tile,
+            640.0,
+            480.0,
+            5.0
+        ));
+    }
+
+    #[test]
+    fn overlap_counts_a_box_inside_another_as_the_same_face() {
+        let big = rect(0.0, 0.0, 100.0, 100.0);
+        assert_eq!(overlap(&big, &rect(10.0, 10.0, 20.0, 20.0)), 1.0);
+        assert_eq!(overlap(&big, &rect(200.0, 0.0, 20.0, 20.0)), 0.0);
+        assert!((overlap(&big, &rect(90.0, 0.0, 20.0, 100.0)) - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn letterbox_of_a_region_maps_back_to_frame_pixels() {
+        let lb = Letterbox::new(&rect(320.0, 240.0, 320.0, 240.0));
+        let c = cand(1.0, 0.5 - 0.1, 0.5 - 0.1, 0.5 + 0.1, 0.5 + 0.1);
+        let d = lb.to_frame(&c);
+        assert!((d.rect.center().0 - 480.0).abs() < 1e-3);
+        assert!((d.rect.center().1 - 360.0).abs() < 1e-3);
+        assert!((d.rect.w - 64.0).abs() < 1e-3);
+    }
+
     #[test]
     fn letterbox_maps_back_to_frame_pixels() {
-        let lb = Letterbox::new(640.0, 480.0);
+        let lb = Letterbox::new(&rect(0.0, 0.0, 640.0, 480.0));
         let c = cand(1.0, 0.5 - 0.1, 0.5 - 0.1, 0.5 + 0.1, 0.5 + 0.1);
         let d = lb.to_frame(&c);
         assert!((d.rect.center().0 - 320.0).abs() < 1e-3);

@@ -600,7 +600,7 @@ fn classify(
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     for file in expand(files) {
-        let line = match classify_one(&mut pipeline, &file, crop, &spec, &cfg) {
+        let line = match classify_one(&mut pipeline, &file, crop, &spec) {
             Ok(faces) => json!({"file": file.display().to_string(), "faces": faces}),
             Err(e) => {
                 failures += 1;
@@ -630,7 +630,6 @@ fn classify_one(
     file: &Path,
     crop: bool,
     spec: &emocue::crop::CropSpec,
-    cfg: &Config,
 ) -> anyhow::Result<Vec<Value>> {
     let img = source::load_image(file)?;
     let frame = Frame::new(0, 0.0, img);
@@ -659,15 +658,7 @@ fn classify_one(
             vec![c],
         )
     } else {
-        let det = pipeline.detector_mut();
-        let mut dets = det.detect(&frame)?;
-        if dets.is_empty() {
-            // A photo is one chance: look again with a lower bar and keep the best.
-            det.options_mut().min_score = 0.3;
-            dets = det.detect(&frame)?;
-            dets.truncate(1);
-            det.options_mut().min_score = cfg.detection.min_score;
-        }
+        let mut dets = pipeline.detector_mut().detect_still(&frame)?;
         // The main subject first: photos are judged by their largest face.
         dets.sort_by(|a, b| (b.rect.w * b.rect.h).total_cmp(&(a.rect.w * a.rect.h)));
         let crops = dets.iter().map(|d| spec.crop(&luma, d)).collect();

@@ -228,6 +228,42 @@ fn a_portrait_photo_stored_sideways_is_read_upright_from_its_exif_tag() {
 }
 
 #[test]
+fn a_small_face_in_a_large_photo_is_framed_by_a_closer_look() {
+    // The sample frame (face about 87 px) pasted into a 1920x1440 photo: a face 6 % of
+    // the frame's height, 9 px in the detector's whole-frame view, where its box was
+    // 18 px off and the smile read at 51 %. Tiles see it at twice the size.
+    let dir = scratch("small-face");
+    let face = image::open(root().join("samples/astronaut/frame_000.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let out = emocue_ok(&["classify", "--json", "samples/astronaut/frame_000.jpg"]);
+    let alone = json_lines(&String::from_utf8_lossy(&out.stdout))[0]["faces"][0]["box"].clone();
+    let mut photo = image::RgbImage::from_pixel(1920, 1440, image::Rgb([96, 96, 96]));
+    let (ox, oy) = (1056, 777);
+    image::imageops::overlay(&mut photo, &face, ox, oy);
+    let path = dir.join("wide.jpg");
+    photo.save(&path).unwrap();
+    let out = emocue_ok(&["classify", "--json", path.to_str().unwrap()]);
+    let line = &json_lines(&String::from_utf8_lossy(&out.stdout))[0];
+    let faces = line["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1, "{line}");
+    assert!(
+        faces[0]["probs"]["happiness"].as_f64().unwrap() > 0.9,
+        "{line}"
+    );
+    let at = |b: &serde_json::Value, k: usize| b[k].as_f64().unwrap();
+    let b = &faces[0]["box"];
+    assert!(
+        (at(b, 0) - (ox as f64 + at(&alone, 0))).abs() < 8.0,
+        "{b} vs {alone}"
+    );
+    assert!(
+        (at(b, 1) - (oy as f64 + at(&alone, 1))).abs() < 8.0,
+        "{b} vs {alone}"
+    );
+}
+
+#[test]
 fn check_config_accepts_the_default_and_rejects_typos_with_line_numbers() {
     assert!(
         emocue(&["check-config", "config/default.toml"])

@@ -2,6 +2,7 @@
 through `emocue classify` (detector -> crop -> classifier), scored against the labels.
 
     python training/chain_eval.py [--folds 8,9] [--emocue target/release/emocue] [--json OUT]
+    python training/chain_eval.py --face-frac 0.3,0.5,0.7,0.85,1.0   # face size sweep
 
 CK+48 faces are 48x48 crops, so each frame is built from one: upscaled to a face of
 140-220 px (a person at conversation distance), placed at a random spot, on a background
@@ -9,6 +10,10 @@ of the crop's own edge colour with mild noise and a little JPEG compression, lik
 webcam frame. It is a stand-in for real photos (which we do not have), and it measures
 what the crop-level numbers cannot: whether the detector finds the face and the app's
 crop frames it the way training did. Frames go to a temporary folder and are deleted.
+
+`--face-frac` sweeps the face size instead: the crop's side is that fraction of the frame
+height (1.0: the face crop fills the frame's height, as in a tight portrait), one run
+of every held-out face per fraction.
 """
 
 from __future__ import annotations
@@ -27,34 +32,27 @@ import data
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def frame(face: np.ndarray, rng: np.random.Generator) -> Image.Image:
-    side = int(rng.integers(140, 221))
+def frame(face: np.ndarray, rng: np.random.Generator, frac: float | None = None) -> Image.Image:
+    side = int(rng.integers(140, 221)) if frac is None else int(480 * frac)
     big = Image.fromarray(face).resize((side, side), Image.BICUBIC)
     bg = float(np.median(np.concatenate([face[0], face[-1], face[:, 0], face[:, -1]])))
     canvas = np.clip(rng.normal(bg, 6, (480, 640)), 0, 255).astype(np.uint8)
-    x, y = int(rng.integers(0, 640 - side)), int(rng.integers(0, 480 - side))
+    room = 0 if frac is None else 1  # a fixed size may fill the frame exactly
+    x, y = int(rng.integers(0, 640 - side + room)), int(rng.integers(0, 480 - side + room))
     canvas[y : y + side, x : x + side] = np.asarray(big)
     return Image.fromarray(canvas).convert("RGB")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--folds", default="8,9", help="CK+ folds the deployed model never trained on")
-    ap.add_argument("--emocue", default=str(ROOT / "target" / "release" / "emocue"))
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--json", default=None)
-    a = ap.parse_args()
-    imgs, labels, subjects, _ = data.load_ckplus()
-    fmap = data.load_folds()
-    folds = [int(k) for k in a.folds.split(",")]
-    sel = np.where([fmap[s] in folds for s in subjects])[0]
+def run_chain(a: argparse.Namespace, faces: np.ndarray, labels: list[str], frac: float | None) -> dict:
+    """Builds one frame per face, classifies them all in one `emocue classify` call and
+    scores the first (largest) face of each frame."""
     rng = np.random.default_rng(0)
     truth = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for i in sel:
+        for i, (face, label) in enumerate(zip(faces, labels)):
             name = f"ck{i:04d}.jpg"
-            frame(imgs[i], rng).save(Path(tmp) / name, quality=90)
-            truth[name] = data.CLASSES[labels[i]]
+            frame(face, rng, frac).save(Path(tmp) / name, quality=90)
+            truth[name] = label
         cmd = [a.emocue, "classify", "--json", tmp]
         if a.model:
             cmd += ["--model", str(Path(a.model).resolve())]
@@ -70,7 +68,7 @@ def main() -> None:
         if name not in truth or not r.get("faces"):
             continue
         found += 1
-        face = max(r["faces"], key=lambda f: f.get("score", 0))
+        face = r["faces"][0]  # the largest: the photo's subject, as `classify` lists them
         probs = face["probs"]
         ok8 += face["label"] == truth[name]
         ok7 += max(data.CK_CLASSES, key=lambda c: probs[c]) == truth[name]
@@ -81,6 +79,28 @@ def main() -> None:
         "accuracy_8way": round(ok8 / n, 4),
         "note": "a frame with no face found counts as wrong",
     }
+    if frac is not None:
+        rep["face_frac"] = frac
+    return rep
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--folds", default="8,9", help="CK+ folds the deployed model never trained on")
+    ap.add_argument("--emocue", default=str(ROOT / "target" / "release" / "emocue"))
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--face-frac", default=None, help="comma-separated face sizes, as fractions of the frame height (default: 140-220 px)")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    imgs, labels, subjects, _ = data.load_ckplus()
+    fmap = data.load_folds()
+    folds = [int(k) for k in a.folds.split(",")]
+    sel = np.where([fmap[s] in folds for s in subjects])[0]
+    names = [data.CLASSES[labels[i]] for i in sel]
+    if a.face_frac is None:
+        rep: dict | list = run_chain(a, imgs[sel], names, None)
+    else:
+        rep = [run_chain(a, imgs[sel], names, float(f)) for f in a.face_frac.split(",")]
     print(json.dumps(rep, indent=1))
     if a.json:
         Path(a.json).write_text(json.dumps(rep, indent=1))
