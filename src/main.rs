@@ -26,7 +26,7 @@ struct Cli {
 enum Cmd {
     /// Replay a clip (Y4M, folder of images, or one image) through the pipeline headless.
     Replay {
-        /// Input: a .y4m clip, a folder of PNG/JPEG frames, or one image.
+        /// Input: a .y4m clip, a folder of image frames, or one image (PNG, JPEG, TIFF, WebP, BMP).
         input: PathBuf,
         /// Write one JSON line per frame here ("-" for stdout). Without it, events go
         /// to stdout unless --summary is given.
@@ -66,7 +66,7 @@ enum Cmd {
     },
     /// Classify the faces in images: one JSON line per file.
     Classify {
-        /// Images (PNG/JPEG) or folders of images.
+        /// Images (PNG, JPEG, TIFF, WebP, BMP) or folders of images.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Each image is already a framed face crop: no detection, one face.

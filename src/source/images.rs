@@ -1,4 +1,4 @@
-//! Folders of PNG/JPEG frames (name order) and single images.
+//! Folders of image frames (PNG, JPEG, TIFF, WebP, BMP; name order) and single images.
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,7 @@ pub struct ImageFolder {
 }
 
 impl ImageFolder {
-    /// Lists the folder's PNG/JPEG files; an empty folder is an error, not an empty clip.
+    /// Lists the folder's image files; an empty folder is an error, not an empty clip.
     pub fn open(dir: &Path, fps: f64) -> Result<Self, SourceError> {
         let open_err = |source| SourceError::Open {
             path: dir.to_owned(),
@@ -33,7 +33,7 @@ impl ImageFolder {
         if files.is_empty() {
             return Err(SourceError::Unsupported {
                 path: dir.to_owned(),
-                what: "folder holds no .png/.jpg/.jpeg frames".into(),
+                what: "folder holds no .png/.jpg/.jpeg/.tif/.tiff/.webp/.bmp frames".into(),
             });
         }
         if !(fps.is_finite() && fps > 0.0) {
@@ -182,6 +182,20 @@ mod tests {
         let mut f = ImageFolder::open(&d, 20.0).unwrap();
         let first = f.next_frame().unwrap().unwrap();
         assert!(first.image.get_pixel(0, 0)[0] <= 12, "a.jpg comes first");
+    }
+
+    #[test]
+    fn every_accepted_extension_decodes() {
+        let d = tmp("formats");
+        let img = image::RgbImage::from_pixel(4, 3, image::Rgb([40, 90, 200]));
+        for ext in super::super::IMAGE_EXTS {
+            let path = d.join(format!("x.{ext}"));
+            img.save(&path).unwrap();
+            let back = load_rgb(&path, 0).unwrap();
+            assert_eq!(back.dimensions(), (4, 3), "{ext}");
+            assert!(back.get_pixel(1, 1)[2] > 150, "{ext}");
+        }
+        assert_eq!(ImageFolder::open(&d, 25.0).unwrap().len(), 7);
     }
 
     /// A minimal big-endian EXIF block holding only the orientation tag.

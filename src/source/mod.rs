@@ -82,7 +82,8 @@ pub trait FrameSource {
     fn describe(&self) -> String;
 }
 
-const IMAGE_EXTS: &[&str] = &["png", "jpg", "jpeg"];
+/// Photo formats: lab face sets come as TIFF or BMP as often as PNG or JPEG.
+const IMAGE_EXTS: &[&str] = &["png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp"];
 
 /// True for the image files a folder source or `classify` accepts.
 pub fn is_image(path: &Path) -> bool {
@@ -113,8 +114,9 @@ pub fn open(path: &Path, fps: f64) -> Result<Box<dyn FrameSource>, SourceError> 
         _ if is_image(path) => Ok(Box::new(SingleImage::new(path))),
         _ => Err(SourceError::Unsupported {
             path: path.to_owned(),
-            what: "unsupported input; give a .y4m clip, a folder of PNG/JPEG frames or one image \
-                   (convert videos with: ffmpeg -i IN.mp4 -pix_fmt yuv420p OUT.y4m)"
+            what: "unsupported input; give a .y4m clip, a folder of image frames or one image \
+                   (PNG, JPEG, TIFF, WebP, BMP); convert videos with: \
+                   ffmpeg -i IN.mp4 -pix_fmt yuv420p OUT.y4m"
                 .into(),
         }),
     }
