@@ -6,8 +6,9 @@ MODEL is a shipped ONNX file (scored in onnxruntime, with the mirror averaging i
 declares) or a training checkpoint `runs/*/best.pt` (scored in torch, mirror-averaged
 like the shipped models). For each model, by what it was trained on:
 
-* 8-class FER+ models: FER2013Test (majority protocol), all 981 CK+ images (7-way with
-  neutral excluded, and 8-way), and the CK+ subject folds the model did not train on
+* 8-class FER+ models: FER2013Test (majority protocol; also with ties dropped and under
+  the FER+ authors' strict majority, as `evaluate.py fer` prints), all 981 CK+ images
+  (7-way with neutral excluded, and 8-way), and the CK+ subject folds the model did not train on
   (read from the checkpoint's `ck_folds`, or `--ck-heldout 8,9` for ONNX files).
 * 7-class CK+ models (a fold checkpoint `runs/ck_*/fold{k}.pt`): FER2013Test restricted
   to the 7 shared classes (neutral faces dropped).
@@ -110,7 +111,7 @@ def evaluate(m: Model, heldout: list[int] | None, framing: bool) -> dict:
     fer_imgs, votes, _ = data.load_ferplus("test")
     maj = data.majority(votes)
     keep = maj >= 0
-    fer_imgs, fer_y = fer_imgs[keep], maj[keep]
+    fer_imgs, fer_y, votes = fer_imgs[keep], maj[keep], votes[keep]
     ck_imgs, ck_lab, ck_sub, _ = data.load_ckplus()
     fmap = data.load_folds()
     ck_fold = np.array([fmap[s] for s in ck_sub])
@@ -118,6 +119,10 @@ def evaluate(m: Model, heldout: list[int] | None, framing: bool) -> dict:
     if len(m.labels) == 8:
         lg = m.logits(fer_imgs)
         rep["fer_test"] = acc(lg.argmax(1), fer_y)
+        # the same predictions under the other tie rules (evaluate.py fer, `tie_rules`)
+        t, strict = data.tied(votes), data.strict_majority(votes)
+        rep["fer_test_ties_dropped"] = acc(lg.argmax(1)[~t], fer_y[~t])
+        rep["fer_test_strict_majority"] = acc(lg.argmax(1)[strict >= 0], strict[strict >= 0])
         ck_idx = [m.labels.index(c) for c in data.CK_CLASSES]
         y7 = np.array([data.CK_CLASSES.index(data.CLASSES[l]) for l in ck_lab])
         lc = m.logits(ck_imgs)
