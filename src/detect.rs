@@ -517,34 +517,11 @@ mod tests {
     #[test]
     fn a_face_at_an_inner_tile_edge_is_cut_but_not_at_the_frame_edge() {
         let tile = rect(0.0, 0.0, 320.0, 240.0); // top-left tile of 640x480
-        assert!(cut_by_edge(
-            &rect(300.0, 50.0, 30.0, 30.0),
-            &tile,
-            640.0,
-            480.0,
-            5.0
-        ));
-        assert!(cut_by_edge(
-            &rect(100.0, 220.0, 30.0, 30.0),
-            &tile,
-            640.0,
-            480.0,
-            5.0
-        ));
-        assert!(!cut_by_edge(
-            &rect(0.0, 0.0, 30.0, 30.0),
-            &tile,
-            640.0,
-            480.0,
-            5.0
-        ));
-        assert!(!cut_by_edge(
-            &rect(100.0, 100.0, 30.0, 30.0),
-            &tile,
-            640.0,
-            480.0,
-            5.0
-        ));
+        let cut = |x: f32, y: f32| cut_by_edge(&rect(x, y, 30.0, 30.0), &tile, 640.0, 480.0, 5.0);
+        assert!(cut(300.0, 50.0), "at the tile's inner right edge");
+        assert!(cut(100.0, 220.0), "at the tile's inner bottom edge");
+        assert!(!cut(0.0, 0.0), "at the frame's corner");
+        assert!(!cut(100.0, 100.0), "inside");
     }
 
     #[test]
@@ -556,22 +533,17 @@ mod tests {
     }
 
     #[test]
-    fn letterbox_of_a_region_maps_back_to_frame_pixels() {
-        let lb = Letterbox::new(&rect(320.0, 240.0, 320.0, 240.0));
-        let c = cand(1.0, 0.5 - 0.1, 0.5 - 0.1, 0.5 + 0.1, 0.5 + 0.1);
-        let d = lb.to_frame(&c);
-        assert!((d.rect.center().0 - 480.0).abs() < 1e-3);
-        assert!((d.rect.center().1 - 360.0).abs() < 1e-3);
-        assert!((d.rect.w - 64.0).abs() < 1e-3);
-    }
-
-    #[test]
-    fn letterbox_maps_back_to_frame_pixels() {
-        let lb = Letterbox::new(&rect(0.0, 0.0, 640.0, 480.0));
-        let c = cand(1.0, 0.5 - 0.1, 0.5 - 0.1, 0.5 + 0.1, 0.5 + 0.1);
-        let d = lb.to_frame(&c);
-        assert!((d.rect.center().0 - 320.0).abs() < 1e-3);
-        assert!((d.rect.center().1 - 240.0).abs() < 1e-3);
-        assert!((d.rect.w - 128.0).abs() < 1e-3);
+    fn letterbox_maps_back_to_frame_pixels_for_the_frame_and_a_tile() {
+        // a centred box of 0.2 input widths: (region, its centre in frame pixels, width)
+        let cases = [
+            (rect(0.0, 0.0, 640.0, 480.0), (320.0, 240.0), 128.0),
+            (rect(320.0, 240.0, 320.0, 240.0), (480.0, 360.0), 64.0),
+        ];
+        for (region, centre, width) in cases {
+            let d = Letterbox::new(&region).to_frame(&cand(1.0, 0.4, 0.4, 0.6, 0.6));
+            assert!((d.rect.center().0 - centre.0).abs() < 1e-3, "{region:?}");
+            assert!((d.rect.center().1 - centre.1).abs() < 1e-3, "{region:?}");
+            assert!((d.rect.w - width).abs() < 1e-3, "{region:?}");
+        }
     }
 }

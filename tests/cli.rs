@@ -178,16 +178,31 @@ fn bad_inputs_give_clear_errors_not_panics() {
     assert_eq!(text.matches("b.jpg").count(), 1, "{text}");
 }
 
+/// The bundled sample frame the photo tests build on (a smiling face of about 87 px).
+fn astronaut() -> image::RgbImage {
+    image::open(root().join("samples/astronaut/frame_000.jpg"))
+        .unwrap()
+        .to_rgb8()
+}
+
+/// `emocue classify --json` on one file: its line, and the first face's box.
+fn classify_json(path: &str) -> (serde_json::Value, Vec<f64>) {
+    let out = emocue_ok(&["classify", "--json", path]);
+    let line = json_lines(&String::from_utf8_lossy(&out.stdout)).remove(0);
+    let bx = line["faces"][0]["box"]
+        .as_array()
+        .map(|b| b.iter().filter_map(|v| v.as_f64()).collect())
+        .unwrap_or_default();
+    (line, bx)
+}
+
 #[test]
 fn a_portrait_photo_stored_sideways_is_read_upright_from_its_exif_tag() {
     use image::ImageEncoder;
     let dir = scratch("exif");
     // What a phone writes for a portrait shot: pixels turned a quarter to the left,
     // and EXIF orientation 6 ("turn 90 degrees clockwise to view").
-    let upright = image::open(root().join("samples/astronaut/frame_000.jpg"))
-        .unwrap()
-        .to_rgb8();
-    let stored = image::imageops::rotate270(&upright);
+    let stored = image::imageops::rotate270(&astronaut());
     let exif: Vec<u8> = [
         b"MM\0\x2a\0\0\0\x08\0\x01".as_slice(),
         &[0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0],
@@ -205,61 +220,44 @@ fn a_portrait_photo_stored_sideways_is_read_upright_from_its_exif_tag() {
     )
     .unwrap();
     std::fs::write(&path, bytes).unwrap();
-    let out = emocue_ok(&["classify", "--json", path.to_str().unwrap()]);
-    let line = &json_lines(&String::from_utf8_lossy(&out.stdout))[0];
-    let faces = line["faces"].as_array().unwrap();
-    assert_eq!(faces.len(), 1, "{line}");
-    assert_eq!(faces[0]["label"], "happiness", "{line}");
+    let (line, got) = classify_json(path.to_str().unwrap());
+    assert_eq!(line["faces"].as_array().map(Vec::len), Some(1), "{line}");
+    assert_eq!(line["faces"][0]["label"], "happiness", "{line}");
     // the box is in upright coordinates: the same face as in the upright frame
-    let bx: Vec<f64> = faces[0]["box"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    let out = emocue_ok(&["classify", "--json", "samples/astronaut/frame_000.jpg"]);
-    let want = &json_lines(&String::from_utf8_lossy(&out.stdout))[0]["faces"][0]["box"];
-    for (got, want) in bx.iter().zip(want.as_array().unwrap()) {
-        assert!(
-            (got - want.as_f64().unwrap()).abs() < 4.0,
-            "{bx:?} vs {want}"
-        );
+    let (_, want) = classify_json("samples/astronaut/frame_000.jpg");
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 4.0, "{got:?} vs {want:?}");
     }
 }
 
 #[test]
 fn a_small_face_in_a_large_photo_is_framed_by_a_closer_look() {
-    // The sample frame (face about 87 px) pasted into a 1920x1440 photo: a face 6 % of
-    // the frame's height, 9 px in the detector's whole-frame view, where its box was
-    // 18 px off and the smile read at 51 %. Tiles see it at twice the size.
+    // The sample frame pasted into a 1920x1440 photo: a face 6 % of the frame's
+    // height, 9 px in the detector's whole-frame view, where its box was 18 px off and
+    // the smile read at 51 %. Tiles see it at twice the size.
     let dir = scratch("small-face");
-    let face = image::open(root().join("samples/astronaut/frame_000.jpg"))
-        .unwrap()
-        .to_rgb8();
-    let out = emocue_ok(&["classify", "--json", "samples/astronaut/frame_000.jpg"]);
-    let alone = json_lines(&String::from_utf8_lossy(&out.stdout))[0]["faces"][0]["box"].clone();
+    let (_, alone) = classify_json("samples/astronaut/frame_000.jpg");
     let mut photo = image::RgbImage::from_pixel(1920, 1440, image::Rgb([96, 96, 96]));
-    let (ox, oy) = (1056, 777);
-    image::imageops::overlay(&mut photo, &face, ox, oy);
+    let (ox, oy) = (1056.0, 777.0);
+    image::imageops::overlay(&mut photo, &astronaut(), ox as i64, oy as i64);
     let path = dir.join("wide.jpg");
     photo.save(&path).unwrap();
-    let out = emocue_ok(&["classify", "--json", path.to_str().unwrap()]);
-    let line = &json_lines(&String::from_utf8_lossy(&out.stdout))[0];
-    let faces = line["faces"].as_array().unwrap();
-    assert_eq!(faces.len(), 1, "{line}");
+    let (line, got) = classify_json(path.to_str().unwrap());
+    assert_eq!(line["faces"].as_array().map(Vec::len), Some(1), "{line}");
     assert!(
-        faces[0]["probs"]["happiness"].as_f64().unwrap() > 0.9,
+        line["faces"][0]["probs"]["happiness"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.9,
         "{line}"
     );
-    let at = |b: &serde_json::Value, k: usize| b[k].as_f64().unwrap();
-    let b = &faces[0]["box"];
     assert!(
-        (at(b, 0) - (ox as f64 + at(&alone, 0))).abs() < 8.0,
-        "{b} vs {alone}"
+        (got[0] - (ox + alone[0])).abs() < 8.0,
+        "{got:?} vs {alone:?}"
     );
     assert!(
-        (at(b, 1) - (oy as f64 + at(&alone, 1))).abs() < 8.0,
-        "{b} vs {alone}"
+        (got[1] - (oy + alone[1])).abs() < 8.0,
+        "{got:?} vs {alone:?}"
     );
 }
 
