@@ -161,15 +161,21 @@ impl Detector {
     /// cut by a tile edge is found whole by a neighbour), must not repeat a face
     /// already found, and must be at least a quarter as wide as the widest face the
     /// whole frame showed. If still nothing is found, the whole frame gets a second look
-    /// with a lower bar (0.3) and the best face is kept.
-    pub fn detect_still(&mut self, frame: &Frame) -> Result<Vec<Detection>, ModelError> {
+    /// with a lower bar (0.3) and the best face is kept. `tiles: false` skips the tiles
+    /// (`classify --one-look`).
+    pub fn detect_still(
+        &mut self,
+        frame: &Frame,
+        tiles: bool,
+    ) -> Result<Vec<Detection>, ModelError> {
         let (w, h) = (frame.width() as f32, frame.height() as f32);
         let mut found = self.detect(frame)?;
         // Thirteen more looks also mean more chances of a false face in the background;
         // one far smaller than a face already found cannot be the photo's subject.
         let smallest = found.iter().map(|d| d.rect.w).fold(0.0, f32::max) / 4.0;
-        for n in [2u8, 3] {
-            for tile in tiles(w, h, n) {
+        let grids: &[u8] = if tiles { &[2, 3] } else { &[] };
+        for &n in grids {
+            for tile in grid(w, h, n) {
                 for d in self.detect_in(frame, &tile)? {
                     let margin = 0.02 * tile.w.max(tile.h);
                     if d.rect.w < smallest
@@ -334,7 +340,7 @@ impl Letterbox {
 /// An n x n grid of tiles over a w x h frame, each 2/(n+1) of the frame's width and
 /// height, so neighbours overlap by half a tile and any face under half a tile lies
 /// wholly inside one of them.
-fn tiles(w: f32, h: f32, n: u8) -> Vec<Rect> {
+fn grid(w: f32, h: f32, n: u8) -> Vec<Rect> {
     let k = f32::from(n);
     let (tw, th) = (2.0 * w / (k + 1.0), 2.0 * h / (k + 1.0));
     let mut out = Vec::new();
@@ -502,7 +508,7 @@ mod tests {
     #[test]
     fn tiles_cover_the_frame_with_half_tile_overlap() {
         for n in [2u8, 3] {
-            let t = tiles(640.0, 480.0, n);
+            let t = grid(640.0, 480.0, n);
             assert_eq!(t.len(), usize::from(n) * usize::from(n));
             let last = t[t.len() - 1];
             assert!((last.x + last.w - 640.0).abs() < 1e-3);
