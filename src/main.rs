@@ -603,11 +603,18 @@ fn classify(
     let labels = pipeline.labels().to_vec();
     let spec = pipeline.classifier_mut().contract().crop;
     let mut failures = 0usize;
+    // (images read, images without a face): a batch of tight face crops run without
+    // --crop finds few faces, and the fix is one flag
+    let (mut read, mut faceless) = (0usize, 0usize);
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     for file in expand(files) {
         let line = match classify_one(&mut pipeline, &file, crop, one_look, &spec) {
-            Ok(faces) => json!({"file": file.display().to_string(), "faces": faces}),
+            Ok(faces) => {
+                read += 1;
+                faceless += usize::from(faces.is_empty());
+                json!({"file": file.display().to_string(), "faces": faces})
+            }
             Err(e) => {
                 failures += 1;
                 json!({"file": file.display().to_string(), "faces": [], "error": emocue::diag::error_chain(&e)})
@@ -621,6 +628,12 @@ fn classify(
         }
     }
     out.flush()?;
+    if faceless > 0 {
+        eprintln!(
+            "emocue: no face found in {faceless} of {read} images; if they are already \
+             framed face crops, run with --crop"
+        );
+    }
     Ok(if failures == 0 {
         ExitCode::SUCCESS
     } else {

@@ -262,6 +262,23 @@ fn a_small_face_in_a_large_photo_is_framed_by_a_closer_look() {
 }
 
 #[test]
+fn images_without_a_face_point_to_crop_mode() {
+    let dir = scratch("faceless");
+    image::RgbImage::from_pixel(48, 48, image::Rgb([128, 128, 128]))
+        .save(dir.join("plain.png"))
+        .unwrap();
+    let out = emocue_ok(&[
+        "classify",
+        dir.to_str().unwrap(),
+        "samples/astronaut/frame_000.jpg",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no face found in 1 of 2 images"), "{err}");
+    assert!(err.contains("--crop"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("plain.png: no face found"));
+}
+
+#[test]
 fn check_config_accepts_the_default_and_rejects_typos_with_line_numbers() {
     assert!(
         emocue(&["check-config", "config/default.toml"])
