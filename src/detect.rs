@@ -39,14 +39,20 @@ impl Rect {
 
     /// Intersection over union; 0 for disjoint or empty boxes.
     pub fn iou(&self, o: &Rect) -> f32 {
+        let inter = self.intersection(o);
+        let union = self.w * self.h + o.w * o.h - inter;
+        if inter <= 0.0 || union <= 0.0 {
+            0.0
+        } else {
+            inter / union
+        }
+    }
+
+    /// Area shared with another box; 0 when disjoint.
+    fn intersection(&self, o: &Rect) -> f32 {
         let ix = (self.x + self.w).min(o.x + o.w) - self.x.max(o.x);
         let iy = (self.y + self.h).min(o.y + o.h) - self.y.max(o.y);
-        if ix <= 0.0 || iy <= 0.0 {
-            return 0.0;
-        }
-        let inter = ix * iy;
-        let union = self.w * self.h + o.w * o.h - inter;
-        if union <= 0.0 { 0.0 } else { inter / union }
+        if ix <= 0.0 || iy <= 0.0 { 0.0 } else { ix * iy }
     }
 }
 
@@ -172,13 +178,13 @@ impl Detector {
         let mut found = self.detect(frame)?;
         // Thirteen more looks also mean more chances of a false face in the background;
         // one far smaller than a face already found cannot be the photo's subject.
-        let smallest = found.iter().map(|d| d.rect.w).fold(0.0, f32::max) / 4.0;
+        let min_w = found.iter().map(|d| d.rect.w).fold(0.0, f32::max) / 4.0;
         let grids: &[u8] = if tiles { &[2, 3] } else { &[] };
         for &n in grids {
             for tile in grid(w, h, n) {
                 for d in self.detect_in(frame, &tile)? {
                     let margin = 0.02 * tile.w.max(tile.h);
-                    if d.rect.w < smallest
+                    if d.rect.w < min_w
                         || cut_by_edge(&d.rect, &tile, w, h, margin)
                         || found.iter().any(|f| overlap(&f.rect, &d.rect) > 0.5)
                     {
@@ -370,13 +376,11 @@ fn cut_by_edge(r: &Rect, tile: &Rect, frame_w: f32, frame_h: f32, margin: f32) -
 /// Intersection over the smaller box: 1 when one box holds the other, so a face found
 /// again in a tile, even with a slightly different box, counts as the same face.
 fn overlap(a: &Rect, b: &Rect) -> f32 {
-    let ix = (a.x + a.w).min(b.x + b.w) - a.x.max(b.x);
-    let iy = (a.y + a.h).min(b.y + b.h) - a.y.max(b.y);
     let small = (a.w * a.h).min(b.w * b.h);
-    if ix <= 0.0 || iy <= 0.0 || small <= 0.0 {
+    if small <= 0.0 {
         0.0
     } else {
-        ix * iy / small
+        a.intersection(b) / small
     }
 }
 

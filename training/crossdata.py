@@ -120,9 +120,9 @@ def evaluate(m: Model, heldout: list[int] | None, framing: bool) -> dict:
         lg = m.logits(fer_imgs)
         rep["fer_test"] = acc(lg.argmax(1), fer_y)
         # the same predictions under the other tie rules (evaluate.py fer, `tie_rules`)
-        t, strict = data.tied(votes), data.strict_majority(votes)
-        rep["fer_test_ties_dropped"] = acc(lg.argmax(1)[~t], fer_y[~t])
-        rep["fer_test_strict_majority"] = acc(lg.argmax(1)[strict >= 0], strict[strict >= 0])
+        rules = data.tie_rules(lg.argmax(1), votes)
+        rep["fer_test_ties_dropped"] = rules["ties_dropped"]
+        rep["fer_test_strict_majority"] = rules["strict_majority"]
         ck_idx = [m.labels.index(c) for c in data.CK_CLASSES]
         y7 = np.array([data.CK_CLASSES.index(data.CLASSES[l]) for l in ck_lab])
         lc = m.logits(ck_imgs)

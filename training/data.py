@@ -113,6 +113,21 @@ def strict_majority(votes: np.ndarray) -> np.ndarray:
     return np.where(ok, top, -1)
 
 
+def tie_rules(pred: np.ndarray, votes: np.ndarray) -> dict:
+    """Accuracy of predictions on majority-protocol faces (unknown/NF winners already
+    dropped) under the tie rules besides ours: tied faces dropped, any tied top emotion
+    counted right, and the FER+ authors' strict majority (`strict_majority`)."""
+    t, strict = tied(votes), strict_majority(votes)
+    kept = strict >= 0
+    return {
+        "n_strict_majority": int(kept.sum()),
+        "strict_majority": round(float((pred == strict)[kept].mean()), 4),
+        "n_tied": int(t.sum()),
+        "ties_dropped": round(float((pred == majority(votes))[~t].mean()), 4),
+        "any_tied_top": round(float((votes[np.arange(len(pred)), pred] == votes.max(1)).mean()), 4),
+    }
+
+
 def mean_recall(pred: np.ndarray, y: np.ndarray) -> float:
     """Mean over the classes present in `y` of the share of each predicted right: the
     score a class-balanced classifier is judged by."""

@@ -17,18 +17,22 @@ import data
 import evaluate
 
 
+def accuracy(lg: np.ndarray, y: np.ndarray, offsets: np.ndarray | float) -> float:
+    return round(float(((lg + offsets).argmax(1) == y).mean()), 4)
+
+
 def fit(lg: np.ndarray, y: np.ndarray, rounds: int = 4) -> np.ndarray:
     """Per-class offsets in [-2, 2] (step 0.05) that maximise accuracy, one class at a
     time, a few rounds."""
     b = np.zeros(lg.shape[1])
-    acc = lambda b: ((lg + b).argmax(1) == y).mean()  # noqa: E731
     for _ in range(rounds):
         for k in range(len(b)):
-            best, best_v = acc(b), b[k]
+            best, best_v = accuracy(lg, y, b), b[k]
             for v in np.linspace(-2, 2, 81):
                 b[k] = v
-                if acc(b) > best + 1e-9:
-                    best, best_v = acc(b), v
+                a = accuracy(lg, y, b)
+                if a > best:
+                    best, best_v = a, v
             b[k] = best_v
     return b
 
@@ -43,7 +47,7 @@ def main() -> None:
         imgs, votes, _ = data.load_ferplus(name)
         y = data.majority(votes)
         split[name] = (evaluate.logits(s, imgs[y >= 0]), y[y >= 0])
-    score = lambda name, b: round(float(((split[name][0] + b).argmax(1) == split[name][1]).mean()), 4)  # noqa: E731
+    score = lambda name, b: accuracy(*split[name], b)  # noqa: E731
     on_valid, on_test = fit(*split["valid"]), fit(*split["test"])
     print(json.dumps({
         "test_plain": score("test", 0),

@@ -96,17 +96,10 @@ def eval_fer(model: str) -> dict:
     # tied top emotion counted as right, so the rule's weight is visible; and the FER+
     # authors' reference protocol (strict majority after outlier votes, which drops
     # every tie and every face without a clear majority).
-    pred, v = lg.argmax(1), votes[keep]
-    t = data.tied(v)
-    strict = data.strict_majority(v)
-    rep["tie_rules"] = {
-        "n_strict_majority": int((strict >= 0).sum()),
-        "strict_majority": round(float((pred == strict)[strict >= 0].mean()), 4),
-        "n_tied": int(t.sum()),
-        "first_tied_column": rep["accuracy"],
-        "ties_dropped": round(float((pred == maj[keep])[~t].mean()), 4),
-        "any_tied_top": round(float((v[np.arange(len(pred)), pred] == v.max(1)).mean()), 4),
-    }
+    rules = data.tie_rules(lg.argmax(1), votes[keep])
+    rep["tie_rules"] = {k: rules[k] for k in ("n_strict_majority", "strict_majority", "n_tied")}
+    rep["tie_rules"]["first_tied_column"] = rep["accuracy"]
+    rep["tie_rules"].update(ties_dropped=rules["ties_dropped"], any_tied_top=rules["any_tied_top"])
     return rep
 
 
