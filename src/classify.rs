@@ -148,6 +148,28 @@ impl Classifier {
             .collect())
     }
 
+    /// Calibrated probabilities for each face seen in several views (`CropSpec::views`):
+    /// the views' logits are averaged before the softmax, as the mirror image's are.
+    pub fn classify_views(&mut self, faces: &[Vec<Vec<f32>>]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let flat: Vec<Vec<f32>> = faces.iter().flatten().cloned().collect();
+        let mut logits = self.logits(&flat)?.into_iter();
+        let t = self.contract.temperature;
+        Ok(faces
+            .iter()
+            .map(|views| {
+                let mut sum = vec![0.0; self.contract.labels.len()];
+                for l in logits.by_ref().take(views.len()) {
+                    for (s, x) in sum.iter_mut().zip(l) {
+                        *s += x;
+                    }
+                }
+                let n = views.len().max(1) as f32;
+                sum.iter_mut().for_each(|s| *s /= n);
+                softmax(&sum, t)
+            })
+            .collect())
+    }
+
     /// Raw logits for each crop (averaged with the mirrored crop when the model asks).
     pub fn logits(&mut self, crops: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, ModelError> {
         let n = self.contract.crop.size;
@@ -239,6 +261,23 @@ mod tests {
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         let q = softmax(&[2.0, 1.0, 0.0], 2.0);
         assert!(q[0] < p[0] && q[2] > p[2]);
+    }
+
+    #[test]
+    fn views_are_averaged_in_logit_space_and_one_view_is_plain_classify() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/emotionnet_nano_b.int8.onnx");
+        let mut c = Classifier::load(&path).expect("shipped model");
+        let n = c.contract().crop.size;
+        let ramp: Vec<f32> = (0..n * n).map(|i| (i % n * 5) as f32).collect();
+        let dark: Vec<f32> = (0..n * n).map(|i| (i / n * 2) as f32).collect();
+        let l = c.logits(&[ramp.clone(), dark.clone()]).unwrap();
+        let mean: Vec<f32> = l[0].iter().zip(&l[1]).map(|(a, b)| 0.5 * (a + b)).collect();
+        let want = softmax(&mean, c.contract().temperature);
+        let got = c
+            .classify_views(&[vec![ramp.clone(), dark], vec![ramp.clone()]])
+            .unwrap();
+        assert!(got[0].iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6));
+        assert_eq!(got[1], c.classify(&[ramp]).unwrap()[0]);
     }
 
     #[test]

@@ -262,6 +262,31 @@ fn a_small_face_in_a_large_photo_is_framed_by_a_closer_look() {
 }
 
 #[test]
+fn a_still_is_read_in_five_views_and_one_look_reads_one_as_live_video_does() {
+    let run = |extra: &[&str], file: &str| {
+        let args = [&["classify", "--json"], extra, &[file]].concat();
+        json_lines(&String::from_utf8_lossy(&emocue_ok(&args).stdout)).remove(0)
+    };
+    // A whole sample frame read as one crop, where the face is small and the reading
+    // uncertain: one view (the live reading) and the default five differ.
+    let frame = "samples/astronaut/frame_001.jpg";
+    let (still, live) = (
+        run(&["--crop"], frame),
+        run(&["--crop", "--one-look"], frame),
+    );
+    let p = |l: &serde_json::Value| l["faces"][0]["probs"]["happiness"].as_f64();
+    assert!(
+        p(&still).is_some() && p(&still) != p(&live),
+        "{still} vs {live}"
+    );
+    // On the whole photo both find the same face and read it the same way.
+    let photo = "samples/astronaut/frame_000.jpg";
+    let (still, live) = (run(&[], photo), run(&["--one-look"], photo));
+    assert_eq!(still["faces"][0]["box"], live["faces"][0]["box"]);
+    assert_eq!(still["faces"][0]["label"], live["faces"][0]["label"]);
+}
+
+#[test]
 fn images_without_a_face_point_to_crop_mode() {
     let dir = scratch("faceless");
     image::RgbImage::from_pixel(48, 48, image::Rgb([128, 128, 128]))
