@@ -3,6 +3,7 @@ through `emocue classify` (detector -> crop -> classifier), scored against the l
 
     python training/chain_eval.py [--folds 8,9] [--emocue target/release/emocue] [--json OUT]
     python training/chain_eval.py --face-frac 0.3,0.5,0.7,0.85,1.0   # face size sweep
+    python training/chain_eval.py --roll -30,-15,0,15,30              # head tilt sweep
 
 CK+48 faces are 48x48 crops, so each frame is built from one: upscaled to a face of
 140-220 px (a person at conversation distance), placed at a random spot, on a background
@@ -13,7 +14,9 @@ crop frames it the way training did. Frames go to a temporary folder and are del
 
 `--face-frac` sweeps the face size instead: the crop's side is that fraction of the frame
 height (1.0: the face crop fills the frame's height, as in a tight portrait), one run
-of every held-out face per fraction.
+of every held-out face per fraction. `--roll` tilts each face by that many degrees
+(clockwise, in the image) before placing it, the way a head leans: the app's crop is to
+turn it upright again by the eye line.
 """
 
 from __future__ import annotations
@@ -32,10 +35,14 @@ import data
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def frame(face: np.ndarray, rng: np.random.Generator, frac: float | None = None) -> Image.Image:
+def frame(face: np.ndarray, rng: np.random.Generator, frac: float | None = None, roll: float = 0.0) -> Image.Image:
     side = int(rng.integers(140, 221)) if frac is None else int(480 * frac)
     big = Image.fromarray(face).resize((side, side), Image.BICUBIC)
     bg = float(np.median(np.concatenate([face[0], face[-1], face[:, 0], face[:, -1]])))
+    if roll:
+        # PIL turns counter-clockwise; the grown square's new corners take the background
+        big = big.rotate(-roll, resample=Image.BICUBIC, expand=True, fillcolor=int(bg))
+        side = big.size[0]
     canvas = np.clip(rng.normal(bg, 6, (480, 640)), 0, 255).astype(np.uint8)
     room = 0 if frac is None else 1  # a fixed size may fill the frame exactly
     x, y = int(rng.integers(0, 640 - side + room)), int(rng.integers(0, 480 - side + room))
@@ -43,7 +50,7 @@ def frame(face: np.ndarray, rng: np.random.Generator, frac: float | None = None)
     return Image.fromarray(canvas).convert("RGB")
 
 
-def run_chain(a: argparse.Namespace, faces: np.ndarray, labels: list[str], frac: float | None) -> dict:
+def run_chain(a: argparse.Namespace, faces: np.ndarray, labels: list[str], frac: float | None, roll: float = 0.0) -> dict:
     """Builds one frame per face, classifies them all in one `emocue classify` call and
     scores the first (largest) face of each frame."""
     rng = np.random.default_rng(0)
@@ -51,7 +58,7 @@ def run_chain(a: argparse.Namespace, faces: np.ndarray, labels: list[str], frac:
     with tempfile.TemporaryDirectory() as tmp:
         for i, (face, label) in enumerate(zip(faces, labels)):
             name = f"ck{i:04d}.jpg"
-            frame(face, rng, frac).save(Path(tmp) / name, quality=90)
+            frame(face, rng, frac, roll).save(Path(tmp) / name, quality=90)
             truth[name] = label
         cmd = [a.emocue, "classify", "--json", tmp]
         if a.model:
@@ -81,6 +88,8 @@ def run_chain(a: argparse.Namespace, faces: np.ndarray, labels: list[str], frac:
     }
     if frac is not None:
         rep["face_frac"] = frac
+    if roll:
+        rep["roll_deg"] = roll
     return rep
 
 
@@ -90,6 +99,7 @@ def main() -> None:
     ap.add_argument("--emocue", default=str(ROOT / "target" / "release" / "emocue"))
     ap.add_argument("--model", default=None)
     ap.add_argument("--face-frac", default=None, help="comma-separated face sizes, as fractions of the frame height (default: 140-220 px)")
+    ap.add_argument("--roll", default=None, help="comma-separated head tilts in degrees, clockwise (default: upright)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     imgs, labels, subjects, _ = data.load_ckplus()
@@ -97,8 +107,10 @@ def main() -> None:
     folds = [int(k) for k in a.folds.split(",")]
     sel = np.where([fmap[s] in folds for s in subjects])[0]
     names = [data.CLASSES[labels[i]] for i in sel]
-    if a.face_frac is None:
-        rep: dict | list = run_chain(a, imgs[sel], names, None)
+    if a.roll is not None:
+        rep: dict | list = [run_chain(a, imgs[sel], names, None, float(r)) for r in a.roll.split(",")]
+    elif a.face_frac is None:
+        rep = run_chain(a, imgs[sel], names, None)
     else:
         rep = [run_chain(a, imgs[sel], names, float(f)) for f in a.face_frac.split(",")]
     print(json.dumps(rep, indent=1))
