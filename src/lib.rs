@@ -5,9 +5,10 @@
 //! [`source`] (camera, Y4M, images) → [`detect`] (BlazeFace) → [`crop`] (framing that
 //! matches the classifier's training crops) → [`classify`] (EmotionNet Nano-B) →
 //! [`track`] (stable ids) → [`smooth`] (temporal smoothing, hysteresis, `unsure`) →
-//! captions. [`pipeline`] wires the stages for one frame; [`replay`] drives it over a
-//! recorded clip and writes [`events`]; [`capture`] reads a V4L2 camera and [`live`]
-//! runs capture, inference and the overlay on their own threads. Captions are worded
+//! captions. [`pipeline`] wires the stages for one frame ([`still`] reads a photo, which
+//! has no next frame to smooth over); [`replay`] drives it over a recorded clip and
+//! writes [`events`]; [`capture`] reads a V4L2 camera and [`live`] runs capture,
+//! inference and the overlay on their own threads. Captions are worded
 //! by a [`profile`] that clinicians edit (checked by [`check`], reloaded live through
 //! [`watch`]).
 
@@ -30,6 +31,7 @@ pub mod replay;
 pub mod smooth;
 pub mod source;
 pub mod stats;
+pub mod still;
 pub mod track;
 pub mod watch;
 

@@ -13,6 +13,7 @@ use emocue::config::Config;
 use emocue::events::{box_json, probs_json};
 use emocue::pipeline::{Pipeline, resolve_model};
 use emocue::source::{self, is_image};
+use emocue::still::{self, Look};
 
 /// Facial-expression captions for head-mounted displays.
 #[derive(Parser)]
@@ -603,7 +604,6 @@ fn classify(
     cfg.models.classifier = resolve_model(&cfg.models.classifier);
     let mut pipeline = Pipeline::new(cfg.clone())?;
     let labels = pipeline.labels().to_vec();
-    let spec = pipeline.classifier_mut().contract().crop;
     let mut failures = 0usize;
     // (images read, images without a face): a batch of tight face crops run without
     // --crop finds few faces, and the fix is one flag
@@ -611,7 +611,7 @@ fn classify(
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     for file in expand(files) {
-        let line = match classify_one(&mut pipeline, &file, crop, one_look, &spec) {
+        let line = match classify_one(&mut pipeline, &file, crop, one_look) {
             Ok(faces) => {
                 read += 1;
                 faceless += usize::from(faces.is_empty());
@@ -643,80 +643,36 @@ fn classify(
     })
 }
 
-/// A face's box and detector score (`None` for `--crop`).
-type FaceBox = (emocue::detect::Rect, Option<f32>);
-
 fn classify_one(
     pipeline: &mut Pipeline,
     file: &Path,
     crop: bool,
     one_look: bool,
-    spec: &emocue::crop::CropSpec,
 ) -> anyhow::Result<Vec<Value>> {
     let img = source::load_image(file)?;
     let frame = Frame::new(0, 0.0, img);
+    let look = if one_look { Look::Once } else { Look::Closely };
     let labels = pipeline.labels().to_vec();
-    let luma = frame.luma();
-    let (boxes, geometries): (Vec<FaceBox>, Vec<emocue::crop::CropGeometry>) = if crop {
-        let (w, h) = (frame.width() as f32, frame.height() as f32);
-        let g = emocue::crop::CropGeometry {
-            cx: w / 2.0,
-            cy: h / 2.0,
-            side: w.min(h),
-            angle: 0.0,
-        };
-        (
-            vec![(
-                emocue::detect::Rect {
-                    x: 0.0,
-                    y: 0.0,
-                    w,
-                    h,
-                },
-                None,
-            )],
-            vec![g],
-        )
+    let faces = if crop {
+        vec![still::read_crop(pipeline.classifier_mut(), &frame, look)?]
     } else {
-        let mut dets = pipeline.detector_mut().detect_still(&frame, !one_look)?;
-        // The main subject first: photos are judged by their largest face.
-        dets.sort_by(|a, b| (b.rect.w * b.rect.h).total_cmp(&(a.rect.w * a.rect.h)));
-        (
-            dets.iter().map(|d| (d.rect, Some(d.score))).collect(),
-            dets.iter().map(|d| spec.geometry(d)).collect(),
-        )
+        let (detector, classifier) = pipeline.models_mut();
+        still::read_photo(detector, classifier, &frame, look)?
     };
-    // Each face in five views (one with --one-look, as live video sees it).
-    let faces: Vec<Vec<Vec<f32>>> = geometries
+    Ok(faces
         .iter()
-        .map(|g| {
-            let views = if one_look {
-                vec![*g]
-            } else {
-                spec.views(g).to_vec()
-            };
-            views.iter().map(|v| spec.crop_geometry(&luma, v)).collect()
-        })
-        .collect();
-    let probs = if faces.is_empty() {
-        Vec::new()
-    } else {
-        pipeline.classifier_mut().classify_views(&faces)?
-    };
-    Ok(boxes
-        .iter()
-        .zip(&probs)
-        .map(|((rect, score), p)| {
-            let best = p
+        .map(|f| {
+            let best = f
+                .probs
                 .iter()
                 .enumerate()
                 .max_by(|a, b| a.1.total_cmp(b.1))
                 .map_or(0, |(i, _)| i);
             json!({
-                "box": box_json(rect),
-                "score": score.map(|s| (s as f64 * 1e4).round() / 1e4),
+                "box": box_json(&f.rect),
+                "score": f.score.map(|s| (s as f64 * 1e4).round() / 1e4),
                 "label": labels[best],
-                "probs": probs_json(&labels, p),
+                "probs": probs_json(&labels, &f.probs),
             })
         })
         .collect())

@@ -219,6 +219,11 @@ impl Pipeline {
         &mut self.detector
     }
 
+    /// Both models at once, for reading a still photo (`still::read_photo`).
+    pub fn models_mut(&mut self) -> (&mut Detector, &mut Classifier) {
+        (&mut self.detector, &mut self.classifier)
+    }
+
     /// Caption text for a state; `None` when nothing is shown or the profile hides
     /// the emotion (a clinician who hides one wants no caption, not "not sure").
     pub fn caption(&self, shown: Shown) -> Option<String> {
