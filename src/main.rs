@@ -1,6 +1,6 @@
 //! The `emocue` command line.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -27,7 +27,7 @@ struct Cli {
 enum Cmd {
     /// Replay a clip (Y4M, folder of images, or one image) through the pipeline headless.
     Replay {
-        /// Input: a .y4m clip, a folder of image frames, or one image (PNG, JPEG, TIFF, WebP, BMP).
+        /// Input: a .y4m clip, a folder of image frames, or one image (PNG, JPEG, TIFF, WebP, BMP, GIF).
         input: PathBuf,
         /// Write one JSON line per frame here ("-" for stdout). Without it, events go
         /// to stdout unless --summary is given.
@@ -67,7 +67,7 @@ enum Cmd {
     },
     /// Classify the faces in images: one JSON line per file.
     Classify {
-        /// Images (PNG, JPEG, TIFF, WebP, BMP) or folders of images.
+        /// Images (PNG, JPEG, TIFF, WebP, BMP, GIF) or folders of images.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Each image is already a framed face crop: no detection, one face.
@@ -608,9 +608,21 @@ fn classify(
     // (images read, images without a face): a batch of tight face crops run without
     // --crop finds few faces, and the fix is one flag
     let (mut read, mut faceless) = (0usize, 0usize);
+    let files = expand(files);
     let out = std::io::stdout();
+    // A bulk run writes its lines to a file and would be silent for minutes: a progress
+    // bar on stderr then, only when someone is watching it.
+    let bar = if out.is_terminal() || files.len() < 2 {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(files.len() as u64).with_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} images, {eta} left")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        )
+    };
     let mut out = BufWriter::new(out.lock());
-    for file in expand(files) {
+    for file in files {
+        bar.inc(1);
         let line = match classify_one(&mut pipeline, &file, crop, one_look) {
             Ok(faces) => {
                 read += 1;
@@ -630,6 +642,7 @@ fn classify(
         }
     }
     out.flush()?;
+    bar.finish_and_clear();
     if faceless > 0 {
         eprintln!(
             "emocue: no face found in {faceless} of {read} images; if they are already \

@@ -1,4 +1,4 @@
-//! Folders of image frames (PNG, JPEG, TIFF, WebP, BMP; name order) and single images.
+//! Folders of image frames (PNG, JPEG, TIFF, WebP, BMP, GIF; name order) and single images.
 
 use std::path::{Path, PathBuf};
 
@@ -33,7 +33,7 @@ impl ImageFolder {
         if files.is_empty() {
             return Err(SourceError::Unsupported {
                 path: dir.to_owned(),
-                what: "folder holds no .png/.jpg/.jpeg/.tif/.tiff/.webp/.bmp frames".into(),
+                what: "folder holds no .png/.jpg/.jpeg/.tif/.tiff/.webp/.bmp/.gif frames".into(),
             });
         }
         if !(fps.is_finite() && fps > 0.0) {
@@ -195,7 +195,7 @@ mod tests {
             assert_eq!(back.dimensions(), (4, 3), "{ext}");
             assert!(back.get_pixel(1, 1)[2] > 150, "{ext}");
         }
-        assert_eq!(ImageFolder::open(&d, 25.0).unwrap().len(), 7);
+        assert_eq!(ImageFolder::open(&d, 25.0).unwrap().len(), 8);
     }
 
     /// A minimal big-endian EXIF block holding only the orientation tag.

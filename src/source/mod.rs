@@ -83,7 +83,7 @@ pub trait FrameSource {
 }
 
 /// Photo formats: lab face sets come as TIFF or BMP as often as PNG or JPEG.
-const IMAGE_EXTS: &[&str] = &["png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp"];
+const IMAGE_EXTS: &[&str] = &["png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp", "gif"];
 
 /// True for the image files a folder source or `classify` accepts.
 pub fn is_image(path: &Path) -> bool {
@@ -115,7 +115,7 @@ pub fn open(path: &Path, fps: f64) -> Result<Box<dyn FrameSource>, SourceError> 
         _ => Err(SourceError::Unsupported {
             path: path.to_owned(),
             what: "unsupported input; give a .y4m clip, a folder of image frames or one image \
-                   (PNG, JPEG, TIFF, WebP, BMP); convert videos with: \
+                   (PNG, JPEG, TIFF, WebP, BMP, GIF); convert videos with: \
                    ffmpeg -i IN.mp4 -pix_fmt yuv420p OUT.y4m"
                 .into(),
         }),
