@@ -3,7 +3,7 @@ through `emocue classify` (detector -> crop -> classifier), scored against the l
 
     python training/chain_eval.py [--folds 8,9] [--emocue target/release/emocue] [--json OUT]
     python training/chain_eval.py --face-frac 0.3,0.5,0.7,0.85,1.0   # face size sweep
-    python training/chain_eval.py --roll -30,-15,0,15,30              # head tilt sweep
+    python training/chain_eval.py --roll=-30,-15,0,15,30 [--no-upright] # head tilt sweep
 
 CK+48 faces are 48x48 crops, so each frame is built from one: upscaled to a face of
 140-220 px (a person at conversation distance), placed at a random spot, on a background
@@ -93,6 +93,22 @@ def run_chain(a: argparse.Namespace, faces: np.ndarray, labels: list[str], frac:
     return rep
 
 
+def without_upright(model: str) -> str:
+    """A temporary copy of the model that tells the app not to turn crops upright."""
+    import onnx
+
+    m = onnx.load(model)
+    for p in m.metadata_props:
+        if p.key == "crop_rotate":
+            p.value = "false"
+            break
+    else:
+        m.metadata_props.add(key="crop_rotate", value="false")
+    out = Path(tempfile.mkdtemp()) / "no_upright.onnx"
+    onnx.save(m, out)
+    return str(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", default="8,9", help="CK+ folds the deployed model never trained on")
@@ -100,8 +116,11 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--face-frac", default=None, help="comma-separated face sizes, as fractions of the frame height (default: 140-220 px)")
     ap.add_argument("--roll", default=None, help="comma-separated head tilts in degrees, clockwise (default: upright)")
+    ap.add_argument("--no-upright", action="store_true", help="score a copy of the model whose crops are not turned upright (metadata crop_rotate=false), the 'before' of --roll")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
+    if a.no_upright:
+        a.model = without_upright(a.model or str(ROOT / "models" / "emotionnet_nano_b.int8.onnx"))
     imgs, labels, subjects, _ = data.load_ckplus()
     fmap = data.load_folds()
     folds = [int(k) for k in a.folds.split(",")]
