@@ -569,21 +569,36 @@ fn render_output(
     )?))
 }
 
-fn expand(files: Vec<PathBuf>) -> Vec<PathBuf> {
+/// The images named on the command line, folders expanded in name order; a folder
+/// that cannot be read or holds no image, or a file that is not an image, comes with
+/// the problem to report in its place.
+fn expand(files: Vec<PathBuf>) -> Vec<(PathBuf, Option<String>)> {
+    const FORMATS: &str = "PNG, JPEG, TIFF, WebP, BMP, GIF";
     let mut out = Vec::new();
     for f in files {
         if f.is_dir() {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(&f)
-                .map(|rd| {
-                    rd.filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| is_image(p))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let mut v: Vec<PathBuf> = match std::fs::read_dir(&f) {
+                Ok(rd) => rd
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| is_image(p))
+                    .collect(),
+                Err(e) => {
+                    out.push((f, Some(format!("cannot read the folder: {e}"))));
+                    continue;
+                }
+            };
+            if v.is_empty() {
+                let why = format!("the folder holds no images ({FORMATS})");
+                out.push((f, Some(why)));
+                continue;
+            }
             v.sort();
-            out.extend(v);
+            out.extend(v.into_iter().map(|p| (p, None)));
+        } else if f.exists() && !is_image(&f) {
+            let why = format!("not an image file: classify reads {FORMATS}");
+            out.push((f, Some(why)));
         } else {
-            out.push(f);
+            out.push((f, None));
         }
     }
     out
@@ -621,9 +636,13 @@ fn classify(
         )
     };
     let mut out = BufWriter::new(out.lock());
-    for file in files {
+    for (file, problem) in files {
         bar.inc(1);
-        let line = match classify_one(&mut pipeline, &file, crop, one_look) {
+        let result = match problem {
+            Some(why) => Err(anyhow::anyhow!("{}: {why}", file.display())),
+            None => classify_one(&mut pipeline, &file, crop, one_look),
+        };
+        let line = match result {
             Ok(faces) => {
                 read += 1;
                 faceless += usize::from(faces.is_empty());

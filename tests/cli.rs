@@ -287,6 +287,29 @@ fn a_still_is_read_in_five_views_and_one_look_reads_one_as_live_video_does() {
 }
 
 #[test]
+fn an_empty_folder_or_a_text_file_is_an_error_line_and_the_batch_goes_on() {
+    let dir = scratch("not-images");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a photo").unwrap();
+    let notes = dir.join("notes.txt");
+    let out = emocue(&[
+        "classify",
+        "--json",
+        empty.to_str().unwrap(),
+        notes.to_str().unwrap(),
+        "samples/astronaut/frame_000.jpg",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(lines.len(), 3);
+    let err = |i: usize| lines[i]["error"].as_str().unwrap_or("").to_owned();
+    assert!(err(0).contains("holds no images (PNG, JPEG"), "{}", err(0));
+    assert!(err(1).contains("not an image file"), "{}", err(1));
+    assert_eq!(lines[2]["faces"][0]["label"], "happiness");
+}
+
+#[test]
 fn images_without_a_face_point_to_crop_mode() {
     let dir = scratch("faceless");
     image::RgbImage::from_pixel(48, 48, image::Rgb([128, 128, 128]))
