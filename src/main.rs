@@ -12,7 +12,7 @@ use emocue::Frame;
 use emocue::config::Config;
 use emocue::events::{box_json, probs_json};
 use emocue::pipeline::{Pipeline, resolve_model};
-use emocue::source::{self, is_image};
+use emocue::source::{self, IMAGE_FORMATS, is_image};
 use emocue::still::{self, Look};
 
 /// Facial-expression captions for head-mounted displays.
@@ -573,7 +573,6 @@ fn render_output(
 /// that cannot be read or holds no image, or a file that is not an image, comes with
 /// the problem to report in its place.
 fn expand(files: Vec<PathBuf>) -> Vec<(PathBuf, Option<String>)> {
-    const FORMATS: &str = "PNG, JPEG, TIFF, WebP, BMP, GIF";
     let mut out = Vec::new();
     for f in files {
         if f.is_dir() {
@@ -588,14 +587,14 @@ fn expand(files: Vec<PathBuf>) -> Vec<(PathBuf, Option<String>)> {
                 }
             };
             if v.is_empty() {
-                let why = format!("the folder holds no images ({FORMATS})");
+                let why = format!("the folder holds no images ({IMAGE_FORMATS})");
                 out.push((f, Some(why)));
                 continue;
             }
             v.sort();
             out.extend(v.into_iter().map(|p| (p, None)));
         } else if f.exists() && !is_image(&f) {
-            let why = format!("not an image file: classify reads {FORMATS}");
+            let why = format!("not an image file: classify reads {IMAGE_FORMATS}");
             out.push((f, Some(why)));
         } else {
             out.push((f, None));

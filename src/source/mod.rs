@@ -82,6 +82,9 @@ pub trait FrameSource {
     fn describe(&self) -> String;
 }
 
+/// The image formats read, for messages that must name them.
+pub const IMAGE_FORMATS: &str = "PNG, JPEG, TIFF, WebP, BMP, GIF";
+
 /// Photo formats: lab face sets come as TIFF or BMP as often as PNG or JPEG.
 const IMAGE_EXTS: &[&str] = &["png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp", "gif"];
 
@@ -114,10 +117,11 @@ pub fn open(path: &Path, fps: f64) -> Result<Box<dyn FrameSource>, SourceError> 
         _ if is_image(path) => Ok(Box::new(SingleImage::new(path))),
         _ => Err(SourceError::Unsupported {
             path: path.to_owned(),
-            what: "unsupported input; give a .y4m clip, a folder of image frames or one image \
-                   (PNG, JPEG, TIFF, WebP, BMP, GIF); convert videos with: \
-                   ffmpeg -i IN.mp4 -pix_fmt yuv420p OUT.y4m"
-                .into(),
+            what: format!(
+                "unsupported input; give a .y4m clip, a folder of image frames or one image \
+                 ({IMAGE_FORMATS}); convert videos with: \
+                 ffmpeg -i IN.mp4 -pix_fmt yuv420p OUT.y4m"
+            ),
         }),
     }
 }
