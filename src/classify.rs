@@ -240,6 +240,16 @@ fn mirror(crop: &[f32], n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The most probable class (the last of exact ties, as `Iterator::max_by` picks);
+/// `None` for an empty vector. One rule for captions and for `classify`'s labels.
+pub fn argmax(probs: &[f32]) -> Option<usize> {
+    probs
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+}
+
 /// Softmax of `logits / temperature`, numerically stable.
 pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);

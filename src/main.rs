@@ -693,12 +693,7 @@ fn classify_one(
     Ok(faces
         .iter()
         .map(|f| {
-            let best = f
-                .probs
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(i, _)| i);
+            let best = emocue::classify::argmax(&f.probs).unwrap_or(0);
             json!({
                 "box": box_json(&f.rect),
                 "score": f.score.map(|s| (s as f64 * 1e4).round() / 1e4),

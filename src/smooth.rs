@@ -166,14 +166,10 @@ impl Smoother {
     }
 
     fn target(&self) -> Shown {
-        let Some((best, &p)) = self
-            .probs
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-        else {
+        let Some(best) = crate::classify::argmax(&self.probs) else {
             return Shown::Unsure;
         };
+        let p = self.probs[best];
         if p >= self.thresholds.get(best).copied().unwrap_or(1.0) {
             Shown::Label(best)
         } else {
