@@ -1,5 +1,5 @@
 """Batched augmentation in torch: geometry like a detector's box jitter, plus camera
-artefacts (blur, resolution loss, noise, gamma, low light, contrast).
+artefacts (blur, resolution loss, noise, gamma, low light, contrast, JPEG).
 
 Input and output: float tensors (N, 1, 48, 48) in [0, 1].
 """
@@ -41,6 +41,46 @@ def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return y.transpose(0, 1)
 
 
+# The JPEG standard's luminance quantisation table (ITU-T T.81, Annex K), quality 50.
+JPEG_LUMA = torch.tensor(
+    [
+        [16, 11, 10, 16, 24, 40, 51, 61],
+        [12, 12, 14, 19, 26, 58, 60, 55],
+        [14, 13, 16, 24, 40, 57, 69, 56],
+        [14, 17, 22, 29, 51, 87, 80, 62],
+        [18, 22, 37, 56, 68, 109, 103, 77],
+        [24, 35, 55, 64, 81, 104, 113, 92],
+        [49, 64, 78, 87, 103, 121, 120, 101],
+        [72, 92, 95, 98, 112, 100, 103, 99],
+    ],
+    dtype=torch.float32,
+)
+
+
+def _dct_matrix(n: int = 8) -> torch.Tensor:
+    k = torch.arange(n, dtype=torch.float32)
+    d = torch.cos(math.pi * (2 * k[None] + 1) * k[:, None] / (2 * n)) * math.sqrt(2 / n)
+    d[0] /= math.sqrt(2)
+    return d
+
+
+def jpeg(x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+    """JPEG's lossy step on the gray crop: 8x8 block DCT, quantised with the standard
+    luminance table scaled to each image's quality (1..100, libjpeg's scaling), inverse
+    DCT, 8-bit rounding. Sides must be multiples of 8 (48x48 crops are)."""
+    n, c, h, w = x.shape
+    q = quality.clamp(1, 100)
+    scale = torch.where(q < 50, 5000 / q, 200 - 2 * q)  # libjpeg jpeg_quality_scaling
+    table = ((JPEG_LUMA.to(x.device)[None] * scale[:, None, None] + 50) // 100).clamp(1, 255)
+    d = _dct_matrix().to(x.device)
+    b = (x * 255 - 128).reshape(n, c, h // 8, 8, w // 8, 8).permute(0, 1, 2, 4, 3, 5)
+    coef = d @ b @ d.T
+    t = table.view(n, 1, 1, 1, 8, 8)
+    coef = torch.round(coef / t) * t
+    y = (d.T @ coef @ d).permute(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
+    return ((y + 128).round().clamp(0, 255)) / 255
+
+
 def camera(x: torch.Tensor, g: torch.Generator, p: float = 0.3) -> torch.Tensor:
     """Photometric and sensor artefacts of real cameras, each applied with probability p."""
     n, d = x.shape[0], x.device
@@ -72,7 +112,13 @@ def camera(x: torch.Tensor, g: torch.Generator, p: float = 0.3) -> torch.Tensor:
     sigma = 0.03 * dev()
     x = x + m * sigma * torch.randn(x.shape, generator=g, device=d)
     # 8-bit quantisation like a real frame
-    return (x.clamp(0, 1) * 255).round() / 255
+    x = (x.clamp(0, 1) * 255).round() / 255
+    # JPEG compression of the crop, quality 15..90 (a streamed or messaged photo)
+    m = on()
+    if m.any():
+        quality = 15 + 75 * torch.rand(n, generator=g, device=d)
+        x = m * jpeg(x, quality) + (1 - m) * x
+    return x
 
 
 def normalise(x: torch.Tensor) -> torch.Tensor:

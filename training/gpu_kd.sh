@@ -4,14 +4,16 @@
 # reached 14-15 epochs (80-82 % FER2013Valid), no better than the Nano-B they were to
 # teach (docs/results.md). Here the teacher trains alone, then the students.
 #
-#   training/gpu_kd.sh OUTDIR     # there, with .gpu and training/runs/gpu2 carried
+#   training/gpu_kd.sh OUTDIR     # there, with .gpu carried (python training/pack_data.py .gpu/pack)
 #   DRY=1 training/gpu_kd.sh /tmp/dry_kd   # CPU rehearsal: tiny budgets
 #
 # Phase 1 (T1, 250 s): ResNet-18-shaped teacher (train.py --arch teacher) on FER+ with
 #   CK+ folds 0-7, the deployed model's data, alone on the GPU.
 # Phase 2 (T2, 190 s): Nano-B students distilled from it on the same augmented views,
-#   warm-started from the deployed run (runs/gpu2/ft_fc), two distillation weights at
-#   once; selected on FER2013Valid like every candidate (docs/results.md, selection rule).
+#   warm-started from the deployed network, recovered from models/emotionnet_nano_b.onnx
+#   by from_onnx.py (checkpoints do not survive a fresh machine; the shipped file does),
+#   two distillation weights at once; selected on FER2013Valid like every candidate
+#   (docs/results.md, selection rule).
 # Worst case about 550 s (start-up outside the budgets included): fits one 600 s device call; everything comes back in OUTDIR.
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -22,8 +24,9 @@ export EMOCUE_PACK=${EMOCUE_PACK:-$(cd .. && pwd)/.gpu/pack}
 export PYTHONUNBUFFERED=1
 R=runs/gpu3
 mkdir -p $R
-INIT=runs/gpu2/ft_fc/best.pt
-[ -f $INIT ] || { echo "missing $INIT: carry training/runs/gpu2"; exit 2; }
+INIT=runs/deployed/best.pt
+[ -f $INIT ] || $PY from_onnx.py ../models/emotionnet_nano_b.onnx $INIT ${DRY:+--limit 2000} \
+  || { echo "could not recover $INIT from models/emotionnet_nano_b.onnx"; exit 2; }
 if [ -n "${DRY:-}" ]; then
   DEV=cpu; T1=12; T2=12; EXTRA="--limit 400"; CAP=3; WIDTH=8
 else

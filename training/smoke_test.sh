@@ -22,13 +22,25 @@ v = np.array([[4, 0, 0, 4, 0, 0, 0, 0, 2, 0], [5, 3, 0, 0, 0, 0, 0, 0, 2, 0]])
 assert data.tied(v).tolist() == [True, False] and data.majority(v).tolist() == [0, 0]
 w = np.vstack([v, [[5, 1, 1, 0, 0, 0, 0, 0, 3, 0], [2, 0, 0, 0, 0, 0, 0, 0, 8, 0]]])
 assert data.strict_majority(w).tolist() == [-1, -1, 0, -1]
-print('smoke: tie rule')"
+print('smoke: tie rule')
+import io, torch, augment
+from PIL import Image
+imgs, _, _ = data.load_ferplus('test', 16)
+ours = augment.jpeg(torch.from_numpy(imgs[:, None] / 255.0).float(), torch.full((16,), 30.0))[:, 0].numpy() * 255
+def pil(im):
+    b = io.BytesIO(); Image.fromarray(im).save(b, 'JPEG', quality=30, subsampling=0); return np.asarray(Image.open(b))
+ref = np.stack([pil(im) for im in imgs]).astype(np.float32)
+assert np.abs(ours - ref).mean() < 0.5 < np.abs(ref - imgs).mean(), (np.abs(ours - ref).mean(), np.abs(ref - imgs).mean())
+print('smoke: JPEG augmentation = PIL JPEG within half a grey level')"
 $PY train.py ferplus --arch b --epochs 1 --limit 512 --out "$OUT/run"
 # distillation from two teachers (the deployed recipe), CK+ rows on their own labels
 $PY train.py ferplus --arch b --epochs 1 --limit 128 --ck-folds 0 --ck-repeat 1 --init "$OUT/run/best.pt" \
-  --teacher "$OUT/run/best.pt,$OUT/run/best.pt" --kd-fer-only --out "$OUT/kd" > /dev/null
+  --teacher "$OUT/run/best.pt,$OUT/run/best.pt" --kd-fer-only --kd-clean --out "$OUT/kd" > /dev/null
 test -s "$OUT/kd/best.pt" && echo "smoke: distillation from two teachers"
 $PY export.py "$OUT/run/best.pt" --name smoke --out-dir "$OUT/models" --int8 --limit 256 --calib-n 128
+# a checkpoint recovered from the shipped form computes what the file does (from_onnx.py checks)
+$PY from_onnx.py "$OUT/models/smoke.onnx" "$OUT/recovered/best.pt" --limit 256 --calib-n 128
+$PY from_onnx.py "$OUT/models/smoke.int8.onnx" "$OUT/recovered_int8/best.pt" --limit 256 --calib-n 128
 $PY - "$OUT/models/smoke.int8.onnx" <<'PYEOF'
 import sys, numpy as np, onnx, onnxruntime as ort
 path = sys.argv[1]

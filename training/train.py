@@ -112,6 +112,7 @@ def main() -> None:
     ap.add_argument("--kd-fer-only", action="store_true", help="distil on FER+ images only; CK+ images keep their own labels (for teachers that never saw CK+)")
     ap.add_argument("--kd-alpha", type=float, default=0.7, help="weight of the teacher's targets")
     ap.add_argument("--kd-t", type=float, default=2.0, help="distillation temperature")
+    ap.add_argument("--kd-clean", action="store_true", help="teachers see each view before its camera artefacts, so the student learns to read a degraded face as they read the clean one")
     ap.add_argument("--ema", type=float, default=0.0, help="evaluate and keep an exponential moving average of the weights (e.g. 0.999)")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -229,10 +230,10 @@ def main() -> None:
                 lr = cosine_lr(ep + i / steps, a.epochs, a.lr)
             for pg in opt.param_groups:
                 pg["lr"] = lr
-            x = augment.geometric(x_all[idx], a.rot, a.shift, a.zoom, True, g)
-            if not a.no_camera_aug:
-                x = augment.camera(x, g, a.cam_p)
+            clean = augment.geometric(x_all[idx], a.rot, a.shift, a.zoom, True, g)
+            x = clean if a.no_camera_aug else augment.camera(clean, g, a.cam_p)
             x = augment.normalise(x)
+            x_teacher = augment.normalise(clean) if a.kd_clean else x
             y = y_all[idx]
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                 logits = model(x).float()
@@ -240,7 +241,7 @@ def main() -> None:
             if teachers:
                 # match the teachers' mean on the same augmented view (soft targets at T)
                 with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.startswith("cuda")):
-                    pt = sum(F.softmax(t(x).float() / a.kd_t, 1) for t in teachers) / len(teachers)
+                    pt = sum(F.softmax(t(x_teacher).float() / a.kd_t, 1) for t in teachers) / len(teachers)
                 kd = -(pt * F.log_softmax(logits / a.kd_t, 1)).sum(1) * a.kd_t**2
                 w = kd_w[idx]
                 loss_i = w * kd + (1 - w) * loss_i
