@@ -64,8 +64,7 @@ def arch_of(meta: dict[str, str]) -> str:
     sys.exit(f"error: the file's metadata names no EmotionNet arch ({arch!r}); export it with training/export.py")
 
 
-def recover(path: Path, calib: np.ndarray) -> tuple[torch.nn.Module, dict]:
-    m = onnx.load(str(path))
+def recover(m: onnx.ModelProto, path: Path, calib: np.ndarray) -> tuple[torch.nn.Module, dict]:
     meta = {p.key: p.value for p in m.metadata_props}
     labels = meta["labels"].split(",")
     arch, upsample = arch_of(meta), int(meta.get("upsample", "0"))
@@ -144,7 +143,8 @@ def main() -> None:
     imgs, _, _ = data.load_ferplus("train", a.limit)
     rng = np.random.default_rng(0)
     calib = imgs[np.sort(rng.choice(len(imgs), min(a.calib_n, len(imgs)), replace=False))]
-    net, ck = recover(a.onnx, calib)
+    model = onnx.load(str(a.onnx))
+    net, ck = recover(model, a.onnx, calib)
     # the recovered network must compute what the file computes
     test, _, _ = data.load_ferplus("valid", 512 if a.limit is None else min(a.limit, 512))
     sess = ort.InferenceSession(str(a.onnx), providers=["CPUExecutionProvider"])
@@ -154,7 +154,7 @@ def main() -> None:
     diff = float(np.abs(ref - got).max())
     agree = float((ref.argmax(1) == got.argmax(1)).mean())
     print(f"{a.onnx} -> {a.out}: Nano-{ck['arch'].upper()}, {len(test)} FER2013Valid images, max |logit difference| {diff:.2e}, argmax agreement {agree:.2%}")
-    int8 = any(n.op_type == "DequantizeLinear" for n in onnx.load(str(a.onnx)).graph.node)
+    int8 = any(n.op_type == "DequantizeLinear" for n in model.graph.node)
     if not int8 and diff > 1e-3:
         sys.exit(f"error: the recovered network differs from the file by {diff:.2e}")
     if int8 and agree < 0.97:
