@@ -35,7 +35,7 @@ print('smoke: JPEG augmentation = PIL JPEG within half a grey level')"
 $PY train.py ferplus --arch b --epochs 1 --limit 512 --out "$OUT/run"
 # distillation from two teachers (the deployed recipe), CK+ rows on their own labels
 $PY train.py ferplus --arch b --epochs 1 --limit 128 --ck-folds 0 --ck-repeat 1 --init "$OUT/run/best.pt" \
-  --teacher "$OUT/run/best.pt,$OUT/run/best.pt" --kd-fer-only --kd-clean --out "$OUT/kd" > /dev/null
+  --teacher "$OUT/run/best.pt,$OUT/run/best.pt" --kd-fer-only --kd-clean --min-agreement 0.5 --out "$OUT/kd" > /dev/null
 test -s "$OUT/kd/best.pt" && echo "smoke: distillation from two teachers"
 $PY export.py "$OUT/run/best.pt" --name smoke --out-dir "$OUT/models" --int8 --limit 256 --calib-n 128
 # a checkpoint recovered from the shipped form computes what the file does (from_onnx.py checks)

@@ -127,6 +127,7 @@ def main() -> None:
     ap.add_argument("--no-camera-aug", action="store_true")
     ap.add_argument("--no-balance", action="store_true")
     ap.add_argument("--hard-labels", action="store_true", help="FER+ majority vote instead of the vote distribution")
+    ap.add_argument("--min-agreement", type=float, default=0.0, help="train only on FER+ faces whose top emotion has at least this share of the emotion votes (prototypical faces)")
     ap.add_argument("--balance-power", type=float, default=0.25, help="class weight = (1/freq)^power")
     ap.add_argument("--max-weight", type=float, default=3.0, help="cap on a class weight (relative to the mean sample weight)")
     ap.add_argument("--select", choices=["acc", "mean_recall"], default="acc", help="FER2013Valid score that picks best.pt")
@@ -152,6 +153,8 @@ def main() -> None:
         n_classes = 8
         imgs, votes, _ = data.load_ferplus("train", a.limit)
         keep = data.majority(votes) >= 0
+        if a.min_agreement:
+            keep &= data.soft_labels(votes).max(1) >= a.min_agreement
         imgs, soft = imgs[keep], data.soft_labels(votes[keep])
         if a.hard_labels:
             soft = np.eye(8, dtype=np.float32)[data.majority(votes)[keep]]
