@@ -149,12 +149,22 @@ def main() -> None:
     folds = data.load_folds()
     ck_fold = np.array([folds[s] for s in ck_sub])
 
+    dropped = {}  # --min-agreement: share of each class's FER+ faces left out
     if a.task == "ferplus":
         n_classes = 8
         imgs, votes, _ = data.load_ferplus("train", a.limit)
         keep = data.majority(votes) >= 0
         if a.min_agreement:
-            keep &= data.soft_labels(votes).max(1) >= a.min_agreement
+            clear = data.soft_labels(votes).max(1) >= a.min_agreement
+            maj = data.majority(votes)
+            # what the filter costs each class, in meta.json: share of its faces dropped
+            dropped = {
+                c: round(float(1 - clear[keep & (maj == k)].mean()), 3)
+                for k, c in enumerate(data.CLASSES)
+                if (keep & (maj == k)).any()
+            }
+            dropped["all"] = round(float(1 - clear[keep].mean()), 3)
+            keep &= clear
         imgs, soft = imgs[keep], data.soft_labels(votes[keep])
         if a.hard_labels:
             soft = np.eye(8, dtype=np.float32)[data.majority(votes)[keep]]
@@ -194,6 +204,8 @@ def main() -> None:
     if a.init:
         load_init(model, a.init, n_classes)
     meta = dict(vars(a), params=count_params(model), macs=count_macs(model))
+    if dropped:
+        meta["min_agreement_dropped"] = dropped
     model = model.to(dev)
     teachers = [load_checkpoint(p)[0].to(dev) for p in a.teacher.split(",")] if a.teacher else []
     kd_w = torch.from_numpy(is_fer if a.kd_fer_only else np.ones(len(imgs), bool)).float().to(dev) * a.kd_alpha
