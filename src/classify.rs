@@ -36,54 +36,145 @@ pub struct Contract {
     pub flip: bool,
 }
 
+/// The most classes a classifier may have: the eight FER+ emotions with room to spare,
+/// and a bound on what a model file can make emocue allocate per face.
+pub const MAX_LABELS: usize = 64;
+
+/// The longest class key, in bytes.
+const MAX_LABEL_LEN: usize = 64;
+
 impl Contract {
-    fn from_meta(f: &OnnxFile) -> Result<Self, ModelError> {
-        let num = |key: &str, default: Option<f32>| -> Result<f32, ModelError> {
-            match (f.metadata.get(key), default) {
-                (Some(v), _) => v.trim().parse().map_err(|_| ModelError::Contract {
-                    path: f.path.clone(),
-                    what: format!("metadata '{key}' = {v:?} is not a number"),
-                }),
-                (None, Some(d)) => Ok(d),
-                (None, None) => f.meta(key).map(|_| 0.0),
+    /// Reads and checks the contract from a model's `metadata_props`; `path` names the
+    /// model in errors. Every number must be finite and in a range that makes sense,
+    /// so a model file cannot turn into NaN probabilities or a caption nobody chose.
+    /// Never panics, whatever the strings: the entry point of the metadata fuzz target.
+    pub fn from_metadata(path: &Path, meta: &HashMap<String, String>) -> Result<Self, ModelError> {
+        let bad = |what: String| ModelError::Contract {
+            path: path.to_owned(),
+            what,
+        };
+        let fix = "fix the value in the model's metadata_props (training/export.py writes them)";
+        // A value as quoted in a message: a hostile one can be megabytes long.
+        let quote = |text: &str| {
+            let head: String = text.chars().take(40).collect();
+            if head.len() < text.len() {
+                format!("{head:?}...")
+            } else {
+                format!("{head:?}")
             }
         };
-        let labels: Vec<String> = f
-            .meta("labels")?
+        // A number within [lo, hi], or the default when the key is absent.
+        let num = |key: &str, default: f32, lo: f32, hi: f32| -> Result<f32, ModelError> {
+            let Some(text) = meta.get(key) else {
+                return Ok(default);
+            };
+            match text.trim().parse::<f32>() {
+                Ok(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(v),
+                Ok(_) => Err(bad(format!(
+                    "metadata '{key}' = {} is out of range: it must be a finite number \
+                     from {lo} to {hi}; {fix}",
+                    quote(text)
+                ))),
+                Err(_) => Err(bad(format!(
+                    "metadata '{key}' = {} is not a number; {fix}",
+                    quote(text)
+                ))),
+            }
+        };
+        let flag = |key: &str, default: bool| -> Result<bool, ModelError> {
+            match meta.get(key).map(|v| v.trim()) {
+                None => Ok(default),
+                Some("true") => Ok(true),
+                Some("false") => Ok(false),
+                Some(v) => Err(bad(format!(
+                    "metadata '{key}' = {} must be true or false; {fix}",
+                    quote(v)
+                ))),
+            }
+        };
+        let labels_text = meta
+            .get("labels")
+            .ok_or_else(|| bad(format!("metadata_props lacks 'labels'; {fix}")))?;
+        let labels: Vec<String> = labels_text
             .split(',')
+            .take(MAX_LABELS + 1)
             .map(|s| s.trim().to_owned())
             .collect();
-        if labels.iter().any(String::is_empty) {
-            return Err(ModelError::Contract {
-                path: f.path.clone(),
-                what: "empty class key in 'labels'".into(),
-            });
+        if labels.len() < 2 || labels.len() > MAX_LABELS {
+            return Err(bad(format!(
+                "'labels' must name 2 to {MAX_LABELS} classes, comma-separated; {fix}"
+            )));
         }
-        let size = num("input_size", Some(48.0))? as usize;
+        for (i, l) in labels.iter().enumerate() {
+            if l.is_empty() || l.len() > MAX_LABEL_LEN {
+                return Err(bad(format!(
+                    "class key {} in 'labels' is empty or longer than {MAX_LABEL_LEN} bytes; {fix}",
+                    i + 1
+                )));
+            }
+            if labels[..i].contains(l) {
+                return Err(bad(format!(
+                    "class key '{l}' appears twice in 'labels'; {fix}"
+                )));
+            }
+        }
+        let size = match meta.get("input_size").map(|v| v.trim().parse::<usize>()) {
+            None => 48,
+            Some(Ok(n)) if (8..=512).contains(&n) => n,
+            Some(_) => {
+                return Err(bad(format!(
+                    "metadata 'input_size' = {} must be a whole number from 8 to 512; {fix}",
+                    quote(meta.get("input_size").map_or("", String::as_str))
+                )));
+            }
+        };
         let d = CropSpec::default();
         let crop = CropSpec {
             size,
-            scale: num("crop_scale", Some(d.scale))?,
-            dx: num("crop_dx", Some(d.dx))?,
-            dy: num("crop_dy", Some(d.dy))?,
-            rotate: f.metadata.get("crop_rotate").is_none_or(|v| v != "false"),
+            scale: num("crop_scale", d.scale, 0.25, 4.0)?,
+            dx: num("crop_dx", d.dx, -2.0, 2.0)?,
+            dy: num("crop_dy", d.dy, -2.0, 2.0)?,
+            rotate: flag("crop_rotate", true)?,
         };
-        let temperature = num("temperature", Some(1.0))?;
-        if temperature.is_nan() || temperature <= 0.0 || !(8..=512).contains(&size) {
-            return Err(ModelError::Contract {
-                path: f.path.clone(),
-                what: "temperature must be > 0 and input_size in 8..=512".into(),
-            });
-        }
-        let flip = f.metadata.get("tta_flip").is_some_and(|v| v == "true");
         Ok(Contract {
             labels,
             crop,
-            mean: num("input_mean", Some(0.5))?,
-            std: num("input_std", Some(0.5))?,
-            temperature,
-            flip,
+            mean: num("input_mean", 0.5, -10.0, 10.0)?,
+            std: num("input_std", 0.5, 1e-3, 10.0)?,
+            temperature: num("temperature", 1.0, 0.01, 100.0)?,
+            flip: flag("tta_flip", false)?,
         })
+    }
+
+    /// Probabilities from one face's logits, or an error naming the model when a logit
+    /// is NaN or infinite: such a model is broken, and a caption from it would be a
+    /// guess dressed as a reading (NaN sorts above every number, so it would always
+    /// say the last class).
+    pub fn probabilities(&self, path: &Path, logits: &[f32]) -> Result<Vec<f32>, ModelError> {
+        if logits.len() != self.labels.len() {
+            return Err(ModelError::Contract {
+                path: path.to_owned(),
+                what: format!("{} outputs but {} labels", logits.len(), self.labels.len()),
+            });
+        }
+        check_finite(path, logits)?;
+        let p = softmax(logits, self.temperature);
+        check_finite(path, &p)?;
+        Ok(p)
+    }
+}
+
+/// An error naming the model when any value is NaN or infinite.
+fn check_finite(path: &Path, values: &[f32]) -> Result<(), ModelError> {
+    match values.iter().find(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(v) => Err(ModelError::Run {
+            path: path.to_owned(),
+            reason: format!(
+                "the model produced {v} for a face, which cannot be a class score; the \
+                 model file is broken: export it again or use the shipped one"
+            ),
+        }),
     }
 }
 
@@ -95,29 +186,25 @@ pub struct Classifier {
 }
 
 impl Classifier {
-    /// Loads the model and reads its contract.
+    /// Loads the model, reads its contract, and checks its output against it (shape
+    /// first, before anything runs; then one probe crop, whose logits must be finite).
     pub fn load(path: &Path) -> Result<Self, ModelError> {
         let file = OnnxFile::load(
             path,
             "the default models ship in the repository under models/; pass --model PATH \
              or set models.classifier in the config",
         )?;
-        let contract = Contract::from_meta(&file)?;
+        let contract = Contract::from_metadata(&file.path, &file.metadata)?;
         let mut c = Classifier {
             file,
             contract,
             plans: HashMap::new(),
         };
-        let probe = c.logits(&[vec![128.0; c.contract.crop.size * c.contract.crop.size]])?;
-        if probe[0].len() != c.contract.labels.len() {
-            return Err(ModelError::Contract {
-                path: c.path().to_owned(),
-                what: format!(
-                    "{} outputs but {} labels",
-                    probe[0].len(),
-                    c.contract.labels.len()
-                ),
-            });
+        let n = c.contract.crop.size;
+        c.plan(MAX_BATCH)?;
+        let probe = c.logits(&[vec![128.0; n * n]])?;
+        for l in &probe {
+            c.contract.probabilities(&c.file.path, l)?;
         }
         Ok(c)
     }
@@ -138,14 +225,13 @@ impl Classifier {
     }
 
     /// Calibrated probabilities for each crop (gray 0..255, `size × size`), all faces of
-    /// a frame in as few calls as possible.
+    /// a frame in as few calls as possible. A NaN or infinite logit is an error.
     pub fn classify(&mut self, crops: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let t = self.contract.temperature;
-        Ok(self
-            .logits(crops)?
-            .into_iter()
-            .map(|l| softmax(&l, t))
-            .collect())
+        let logits = self.logits(crops)?;
+        logits
+            .iter()
+            .map(|l| self.contract.probabilities(&self.file.path, l))
+            .collect()
     }
 
     /// Calibrated probabilities for each face seen in several views (`CropSpec::views`):
@@ -153,8 +239,7 @@ impl Classifier {
     pub fn classify_views(&mut self, faces: &[Vec<Vec<f32>>]) -> Result<Vec<Vec<f32>>, ModelError> {
         let flat: Vec<Vec<f32>> = faces.iter().flatten().cloned().collect();
         let mut logits = self.logits(&flat)?.into_iter();
-        let t = self.contract.temperature;
-        Ok(faces
+        faces
             .iter()
             .map(|views| {
                 let mut sum = vec![0.0; self.contract.labels.len()];
@@ -165,9 +250,9 @@ impl Classifier {
                 }
                 let n = views.len().max(1) as f32;
                 sum.iter_mut().for_each(|s| *s /= n);
-                softmax(&sum, t)
+                self.contract.probabilities(&self.file.path, &sum)
             })
-            .collect())
+            .collect()
     }
 
     /// Raw logits for each crop (averaged with the mirrored crop when the model asks).
@@ -182,7 +267,7 @@ impl Classifier {
             out.extend(self.run_batch(chunk)?);
         }
         if self.contract.flip {
-            let mirrored = out.split_off(crops.len());
+            let mirrored = out.split_off(crops.len().min(out.len()));
             for (a, b) in out.iter_mut().zip(mirrored) {
                 for (x, y) in a.iter_mut().zip(b) {
                     *x = 0.5 * (*x + y);
@@ -192,8 +277,43 @@ impl Classifier {
         Ok(out)
     }
 
+    /// The plan for a batch of `b`, built on first use; its output is checked against
+    /// the labels before it ever runs, so a model whose output is three billion wide is
+    /// refused instead of allocated.
+    fn plan(&mut self, b: usize) -> Result<Arc<TypedSimplePlan>, ModelError> {
+        if let Some(p) = self.plans.get(&b) {
+            return Ok(p.clone());
+        }
+        let n = self.contract.crop.size;
+        let k = self.contract.labels.len();
+        let (plan, outputs) = self.file.plan_checked(&[b, 1, n, n])?;
+        let ok = match outputs.first() {
+            Some(shape) => {
+                let values: usize = shape.iter().product();
+                shape.first() == Some(&b) && values == b * k
+            }
+            None => false,
+        };
+        if !ok {
+            return Err(ModelError::Contract {
+                path: self.file.path.clone(),
+                what: format!(
+                    "its first output has shape {:?} for a batch of {b}, but its {k} labels \
+                     need [{b}, {k}] (one logit per class); the output and the 'labels' \
+                     metadata must agree",
+                    outputs.first().map_or(&[][..], Vec::as_slice)
+                ),
+            });
+        }
+        self.plans.insert(b, plan.clone());
+        Ok(plan)
+    }
+
     fn run_batch(&mut self, crops: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, ModelError> {
         let n = self.contract.crop.size;
+        let k = self.contract.labels.len();
+        let b = crops.len();
+        let plan = self.plan(b)?;
         let bad = |what: String| ModelError::Contract {
             path: self.file.path.clone(),
             what,
@@ -204,15 +324,6 @@ impl Classifier {
                 c.len()
             )));
         }
-        let b = crops.len();
-        let plan = match self.plans.get(&b) {
-            Some(p) => p.clone(),
-            None => {
-                let p = self.file.plan(&[b, 1, n, n])?;
-                self.plans.insert(b, p.clone());
-                p
-            }
-        };
         let (m, s) = (self.contract.mean, self.contract.std);
         let data: Vec<f32> = crops
             .iter()
@@ -224,11 +335,19 @@ impl Classifier {
             path: self.file.path.clone(),
             reason: format!("{e:#}"),
         })?;
-        let view = out[0]
+        let first = out
+            .first()
+            .ok_or_else(|| bad("the model has no output".into()))?;
+        let view = first
             .to_plain_array_view::<f32>()
             .map_err(|_| bad("output is not f32".into()))?;
+        if view.len() != b * k {
+            return Err(bad(format!(
+                "{} output values for {b} crops of {k} classes",
+                view.len()
+            )));
+        }
         let flat: Vec<f32> = view.iter().copied().collect();
-        let k = flat.len() / b.max(1);
         Ok(flat.chunks(k.max(1)).map(<[f32]>::to_vec).collect())
     }
 }
@@ -293,5 +412,124 @@ mod tests {
     #[test]
     fn mirror_flips_rows() {
         assert_eq!(mirror(&[1.0, 2.0, 3.0, 4.0], 2), vec![2.0, 1.0, 4.0, 3.0]);
+    }
+
+    fn shipped_meta() -> HashMap<String, String> {
+        [
+            (
+                "labels",
+                "neutral,happiness,surprise,sadness,anger,disgust,fear,contempt",
+            ),
+            ("input_size", "48"),
+            ("input_mean", "0.5"),
+            ("input_std", "0.5"),
+            ("temperature", "0.6983"),
+            ("tta_flip", "true"),
+            ("crop_scale", "1.18"),
+            ("crop_dx", "0.0"),
+            ("crop_dy", "-0.05"),
+            ("crop_rotate", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn metadata_numbers_out_of_range_are_refused_with_the_key() {
+        let path = Path::new("m.onnx");
+        let c = Contract::from_metadata(path, &shipped_meta()).unwrap();
+        assert_eq!(c.labels.len(), 8);
+        assert!(c.flip && c.crop.rotate && c.crop.size == 48);
+        let cases: &[(&str, &str)] = &[
+            ("crop_scale", "nan"),
+            ("crop_scale", "inf"),
+            ("crop_scale", "0"),
+            ("crop_scale", "-1.18"),
+            ("crop_scale", "1e9"),
+            ("crop_dx", "NaN"),
+            ("crop_dy", "-1e30"),
+            ("input_std", "0"),
+            ("input_std", "-0.5"),
+            ("input_std", "inf"),
+            ("input_mean", "nan"),
+            ("input_mean", "1e30"),
+            ("temperature", "inf"),
+            ("temperature", "0"),
+            ("temperature", "-1"),
+            ("temperature", "nan"),
+            ("temperature", "abc"),
+            ("input_size", "48.5"),
+            ("input_size", "0"),
+            ("input_size", "4"),
+            ("input_size", "100000"),
+            ("input_size", "-48"),
+            ("tta_flip", "yes"),
+            ("crop_rotate", "maybe"),
+            ("labels", ""),
+            ("labels", "happiness"),
+            ("labels", "a,b,a"),
+            ("labels", "a,,b"),
+            ("labels", "a, "),
+        ];
+        for (key, value) in cases {
+            let mut m = shipped_meta();
+            m.insert(key.to_string(), value.to_string());
+            let e = Contract::from_metadata(path, &m)
+                .err()
+                .unwrap_or_else(|| panic!("{key} = {value:?} accepted"))
+                .to_string();
+            assert!(
+                e.contains("m.onnx") && e.contains(key) && e.contains("metadata"),
+                "{e}"
+            );
+        }
+        let many: Vec<String> = (0..=MAX_LABELS).map(|i| format!("c{i}")).collect();
+        let mut m = shipped_meta();
+        m.insert("labels".into(), many.join(","));
+        assert!(Contract::from_metadata(path, &m).is_err());
+        let mut m = shipped_meta();
+        m.insert("labels".into(), ",".repeat(10_000_000));
+        assert!(Contract::from_metadata(path, &m).is_err());
+        m.remove("labels");
+        assert!(Contract::from_metadata(path, &m).is_err());
+        // absent optional keys take their defaults
+        let m: HashMap<String, String> = [("labels".to_string(), "a,b".to_string())].into();
+        let c = Contract::from_metadata(path, &m).unwrap();
+        assert_eq!(
+            (c.crop, c.temperature, c.flip),
+            (CropSpec::default(), 1.0, false)
+        );
+    }
+
+    #[test]
+    fn non_finite_logits_never_become_probabilities() {
+        let path = Path::new("m.onnx");
+        let mut m = shipped_meta();
+        m.insert("labels".into(), "a,b,c".into());
+        let c = Contract::from_metadata(path, &m).unwrap();
+        let p = c.probabilities(path, &[1.0, 2.0, 3.0]).unwrap();
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(argmax(&p), Some(2));
+        // extreme but finite logits still give finite probabilities
+        let p = c.probabilities(path, &[f32::MAX, -f32::MAX, 0.0]).unwrap();
+        assert!(p.iter().all(|v| v.is_finite()) && argmax(&p) == Some(0));
+        for bad in [
+            [f32::NAN, 0.0, 0.0],
+            [0.0, f32::INFINITY, 0.0],
+            [0.0, 0.0, f32::NEG_INFINITY],
+        ] {
+            match c.probabilities(path, &bad) {
+                Err(ModelError::Run { path, reason }) => {
+                    assert_eq!(path, Path::new("m.onnx"));
+                    assert!(reason.contains("cannot be a class score"), "{reason}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            c.probabilities(path, &[0.0; 4]),
+            Err(ModelError::Contract { .. })
+        ));
     }
 }

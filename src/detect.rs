@@ -18,6 +18,10 @@ use crate::onnx::{ModelError, OnnxFile};
 pub const INPUT: usize = 192;
 const GRID: usize = 48;
 
+/// The detector's outputs for one image: per anchor of the 48x48 grid, 16 regressors
+/// (box and six keypoints) and one score (models/README.md).
+pub const OUTPUT_SHAPES: [&[usize]; 2] = [&[1, GRID * GRID, 16], &[1, GRID * GRID, 1]];
+
 /// An axis-aligned box in frame pixels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Rect {
@@ -129,14 +133,29 @@ impl Candidate {
 }
 
 impl Detector {
-    /// Loads the ONNX detector.
+    /// Loads the ONNX detector and checks its outputs against the contract
+    /// ([`OUTPUT_SHAPES`]) before it ever runs.
     pub fn load(path: &Path, opts: DetectorOptions) -> Result<Self, ModelError> {
         let file = OnnxFile::load(
             path,
             "it ships in the repository under models/; regenerate it with \
              `python training/convert_blazeface.py` (see models/README.md)",
         )?;
-        let plan = file.plan(&[1, 3, INPUT, INPUT])?;
+        let (plan, outputs) = file.plan_checked(&[1, 3, INPUT, INPUT])?;
+        if outputs.len() != OUTPUT_SHAPES.len()
+            || outputs.iter().zip(OUTPUT_SHAPES).any(|(o, want)| o != want)
+        {
+            return Err(ModelError::Contract {
+                path: path.to_owned(),
+                what: format!(
+                    "a BlazeFace full-range detector has two outputs, regressors \
+                     [1, 2304, 16] and classificators [1, 2304, 1], for input \
+                     [1, 3, {INPUT}, {INPUT}]; this one has {} with shapes {outputs:?}; set \
+                     models.detector to models/blazeface_full_range.onnx",
+                    outputs.len()
+                ),
+            });
+        }
         Ok(Detector {
             plan,
             path: path.to_owned(),
@@ -230,10 +249,13 @@ impl Detector {
             path: self.path.clone(),
             what: what.into(),
         };
-        let reg = out[0]
+        let (Some(reg), Some(cls)) = (out.first(), out.get(1)) else {
+            return Err(contract("expected two outputs, regressors and scores"));
+        };
+        let reg = reg
             .to_plain_array_view::<f32>()
             .map_err(|_| contract("regressors are not f32"))?;
-        let cls = out[1]
+        let cls = cls
             .to_plain_array_view::<f32>()
             .map_err(|_| contract("scores are not f32"))?;
         let (reg, cls): (Vec<f32>, Vec<f32>) =
@@ -274,14 +296,17 @@ impl Detector {
                 }
                 let mut acc = [0.0f32; 3];
                 for ty in 0..taps {
-                    let y = ((fy0 + (ty as f32 + 0.5) * step / taps as f32) as usize).min(fh - 1);
+                    let y = ((fy0 + (ty as f32 + 0.5) * step / taps as f32) as usize)
+                        .min(fh.saturating_sub(1));
                     for tx in 0..taps {
-                        let x =
-                            ((fx0 + (tx as f32 + 0.5) * step / taps as f32) as usize).min(fw - 1);
-                        let p = &img[(y * fw + x) * 3..][..3];
-                        acc[0] += p[0] as f32;
-                        acc[1] += p[1] as f32;
-                        acc[2] += p[2] as f32;
+                        let x = ((fx0 + (tx as f32 + 0.5) * step / taps as f32) as usize)
+                            .min(fw.saturating_sub(1));
+                        let i = (y * fw + x) * 3;
+                        if let Some(p) = img.get(i..i + 3) {
+                            acc[0] += p[0] as f32;
+                            acc[1] += p[1] as f32;
+                            acc[2] += p[2] as f32;
+                        }
                     }
                 }
                 let k = 1.0 / (127.5 * (taps * taps) as f32);
@@ -389,14 +414,15 @@ fn overlap(a: &Rect, b: &Rect) -> f32 {
 pub fn decode(reg: &[f32], cls: &[f32], min_score: f32) -> Vec<Candidate> {
     let s = INPUT as f32;
     let mut out = Vec::new();
-    for (i, &raw) in cls.iter().enumerate() {
+    for (i, (&raw, r)) in cls.iter().zip(reg.chunks_exact(16)).enumerate() {
         let score = 1.0 / (1.0 + (-raw.clamp(-100.0, 100.0)).exp());
-        if score < min_score {
+        // A NaN score, or a box value that is NaN, infinite or absurd (more than 50
+        // input widths), is no face; it would make IoUs NaN downstream.
+        if score.is_nan() || score < min_score || r.iter().any(|v| v.is_nan() || v.abs() > 1e4) {
             continue;
         }
         let ax = ((i % GRID) as f32 + 0.5) / GRID as f32;
         let ay = ((i / GRID) as f32 + 0.5) / GRID as f32;
-        let r = &reg[i * 16..][..16];
         let (cx, cy, w, h) = (ax + r[0] / s, ay + r[1] / s, r[2] / s, r[3] / s);
         if w <= 0.0 || h <= 0.0 {
             continue;
@@ -555,5 +581,32 @@ mod tests {
             assert!((d.rect.center().1 - centre.1).abs() < 1e-3, "{region:?}");
             assert!((d.rect.w - width).abs() < 1e-3, "{region:?}");
         }
+    }
+
+    #[test]
+    fn decode_skips_nan_and_absurd_candidates_and_tolerates_short_outputs() {
+        let mut reg = vec![0.0; GRID * GRID * 16];
+        let mut cls = vec![-10.0; GRID * GRID];
+        for (i, v) in [(5, f32::NAN), (6, f32::INFINITY), (7, 1e30)] {
+            cls[i] = 5.0;
+            reg[i * 16 + 2] = v;
+            reg[i * 16 + 3] = 40.0;
+        }
+        cls[8] = f32::NAN;
+        cls[9] = 5.0;
+        reg[9 * 16 + 2] = 40.0;
+        reg[9 * 16 + 3] = 40.0;
+        let out = decode(&reg, &cls, 0.5);
+        assert_eq!(out.len(), 1, "only the sane candidate");
+        // outputs shorter than the grid: no panic, only what is there
+        assert_eq!(decode(&reg[..16 * 10], &cls, 0.5).len(), 1);
+        assert!(decode(&[], &cls, 0.5).is_empty());
+        assert_eq!(weighted_nms(out, 0.3).len(), 1);
+    }
+
+    #[test]
+    fn the_shipped_detector_meets_the_output_contract() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazeface_full_range.onnx");
+        assert!(Detector::load(&path, DetectorOptions::default()).is_ok());
     }
 }

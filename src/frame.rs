@@ -65,8 +65,12 @@ pub struct Luma {
 
 impl Luma {
     /// Bilinear sample at continuous pixel coordinates (pixel centres at +0.5);
-    /// outside the plane the border is repeated, like the training augmentation.
+    /// outside the plane the border is repeated, like the training augmentation. An
+    /// empty plane (or one whose data is short) reads as black rather than panicking.
     pub fn sample(&self, x: f32, y: f32) -> f32 {
+        if self.width == 0 || self.height == 0 {
+            return 0.0;
+        }
         let fx = (x - 0.5).clamp(0.0, (self.width - 1) as f32);
         let fy = (y - 0.5).clamp(0.0, (self.height - 1) as f32);
         let x0 = fx.floor() as usize;
@@ -74,7 +78,11 @@ impl Luma {
         let x1 = (x0 + 1).min(self.width - 1);
         let y1 = (y0 + 1).min(self.height - 1);
         let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
-        let p = |x: usize, y: usize| self.data[y * self.width + x] as f32;
+        let p = |x: usize, y: usize| {
+            self.data
+                .get(y * self.width + x)
+                .map_or(0.0, |&v| f32::from(v))
+        };
         let top = p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax;
         let bot = p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax;
         top * (1.0 - ay) + bot * ay

@@ -70,7 +70,13 @@ pub fn read_crop(
         side: w.min(h),
         angle: 0.0,
     };
-    let probs = read(classifier, frame, &[g], look)?.remove(0);
+    let probs = read(classifier, frame, &[g], look)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ModelError::Run {
+            path: classifier.path().to_owned(),
+            reason: "no probabilities for the crop".into(),
+        })?;
     Ok(StillFace {
         rect: Rect {
             x: 0.0,

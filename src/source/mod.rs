@@ -6,12 +6,61 @@
 mod images;
 mod y4m;
 
-pub use images::{ImageFolder, SingleImage, load_rgb};
+pub use images::{ImageFolder, SingleImage, decode_bytes, load_rgb};
 pub use y4m::{Y4mReader, Y4mWriter, yuv_to_rgb};
 
 use std::path::{Path, PathBuf};
 
 use crate::Frame;
+
+/// The largest width or height of an image or Y4M frame, in pixels: a 16384-wide
+/// panorama still opens. Checked against the header before anything is allocated.
+///
+/// These limits keep a damaged or hostile file (a 629-byte JPEG whose header claims
+/// 65000x65000 pixels) from making emocue allocate gigabytes and be killed. They are
+/// generous for faces, which the detector sees at 192x192 anyway; a file beyond them
+/// is refused with an error that names it, the limit, and how to scale it down. To
+/// accept larger inputs, raise them here and rebuild.
+pub const MAX_SIDE: u32 = 16_384;
+
+/// The most pixels of an image or Y4M frame: 64 MP (8192x8192), above the 50 MP
+/// (8160x6144) and 64 MP (9248x6936) main cameras of phones. See [`MAX_SIDE`].
+pub const MAX_PIXELS: u64 = 1 << 26;
+
+/// The most bytes an image decoder may allocate for the decoded picture: 256 MiB, a
+/// 64 MP photo at four bytes per pixel (RGBA8); 16-bit images up to 32 MP. See
+/// [`MAX_SIDE`].
+pub const MAX_DECODED_BYTES: u64 = 256 << 20;
+
+/// The largest image file read into memory: 256 MiB, more than an uncompressed 64 MP
+/// RGB picture (192 MiB). See [`MAX_SIDE`].
+pub const MAX_IMAGE_FILE_BYTES: u64 = 256 << 20;
+
+/// The most frames in a folder of images: a million, 11 hours at 25 fps. Bounds the
+/// list of file names held in memory. See [`MAX_SIDE`].
+pub const MAX_FOLDER_FRAMES: usize = 1_000_000;
+
+/// Where the limits live, for the end of error messages.
+pub(crate) const LIMITS_HINT: &str = "the limits are emocue::source::MAX_SIDE, MAX_PIXELS, \
+    MAX_DECODED_BYTES and MAX_IMAGE_FILE_BYTES; raise them and rebuild to accept larger inputs";
+
+/// Checks a claimed picture size against [`MAX_SIDE`] and [`MAX_PIXELS`]; the error
+/// says what is wrong, for the caller to prefix with the file.
+pub(crate) fn check_size(width: u64, height: u64) -> Result<(), String> {
+    if width == 0 || height == 0 {
+        return Err(format!("the picture is {width}x{height}: it has no pixels"));
+    }
+    let pixels = width.saturating_mul(height);
+    if width > u64::from(MAX_SIDE) || height > u64::from(MAX_SIDE) || pixels > MAX_PIXELS {
+        return Err(format!(
+            "the picture claims {width}x{height} pixels ({:.1} MP), more than emocue reads \
+             (at most {MAX_SIDE} pixels a side and {:.1} MP)",
+            pixels as f64 / 1e6,
+            MAX_PIXELS as f64 / 1e6
+        ));
+    }
+    Ok(())
+}
 
 /// Decodes one image file to RGB8, upright as its EXIF tag says (for `classify`).
 pub fn load_image(path: &Path) -> Result<image::RgbImage, SourceError> {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 
-use super::{FrameSource, SourceError};
+use super::{FrameSource, LIMITS_HINT, SourceError, check_size};
 use crate::Frame;
 
 /// Chroma layout of a Y4M stream.
@@ -58,6 +58,9 @@ pub struct Y4mReader {
     chroma: Chroma,
     next: u64,
     buf: Vec<u8>,
+    /// The file's length when it is a regular file: a frame the file holds whole gets
+    /// its buffer in one allocation, one it does not gets only what is there.
+    len: Option<u64>,
 }
 
 impl Y4mReader {
@@ -67,10 +70,19 @@ impl Y4mReader {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_reader(path, Box::new(file))
+        let len = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        let mut r = Self::from_reader(path, Box::new(file))?;
+        r.len = len;
+        Ok(r)
     }
 
-    /// Parses a header from any byte stream; `path` only names it in errors.
+    /// Parses a header from any byte stream; `path` only names it in errors. Never
+    /// panics and allocates at most what the stream holds, whatever its bytes: the
+    /// entry point of the Y4M fuzz target.
     pub fn from_reader(path: &Path, read: Box<dyn Read + Send>) -> Result<Self, SourceError> {
         let mut r = Y4mReader {
             path: path.to_owned(),
@@ -82,6 +94,7 @@ impl Y4mReader {
             chroma: Chroma::C420,
             next: 0,
             buf: Vec::new(),
+            len: None,
         };
         let line = r
             .read_line(64 * 1024)?
@@ -91,33 +104,41 @@ impl Y4mReader {
             return Err(r.err(0, "not a Y4M file: it must start with 'YUV4MPEG2 '"));
         }
         for tok in tokens.filter(|t| !t.is_empty()) {
-            let (tag, val) = tok.split_at(1);
+            // The tag is the first character, whatever it is: a token may start with a
+            // multi-byte one (ignored, like any unknown tag).
+            let mut chars = tok.chars();
+            let tag = chars.next();
+            let val = chars.as_str();
             match tag {
-                "W" => {
+                Some('W') => {
                     r.width = val
                         .parse()
-                        .map_err(|_| r.err(0, &format!("bad width '{val}'")))?
+                        .map_err(|_| r.err(0, &format!("bad width '{}'", shorten(val))))?
                 }
-                "H" => {
+                Some('H') => {
                     r.height = val
                         .parse()
-                        .map_err(|_| r.err(0, &format!("bad height '{val}'")))?
+                        .map_err(|_| r.err(0, &format!("bad height '{}'", shorten(val))))?
                 }
-                "F" => {
+                Some('F') => {
+                    // Whole numbers, as the format says: a float would let "F1e-300:1"
+                    // through as a rate whose timestamps are infinite.
                     let (n, d) = val.split_once(':').unwrap_or((val, "1"));
-                    let (n, d): (f64, f64) = match (n.parse(), d.parse()) {
-                        (Ok(n), Ok(d)) => (n, d),
-                        _ => return Err(r.err(0, &format!("bad frame rate '{val}'"))),
+                    r.fps = match (n.parse::<u32>(), d.parse::<u32>()) {
+                        (Ok(n), Ok(d)) if d > 0 => f64::from(n) / f64::from(d),
+                        (Ok(_), Ok(_)) => 0.0,
+                        _ => return Err(r.err(0, &format!("bad frame rate '{}'", shorten(val)))),
                     };
-                    r.fps = if d > 0.0 { n / d } else { 0.0 };
                 }
-                "C" => {
-                    r.chroma = Chroma::parse(val).ok_or_else(|| {
-                        r.err(0, &format!(
-                            "colour space '{val}' is not supported (8-bit 420/422/444/mono only); \
-                             convert with: ffmpeg -i IN -pix_fmt yuv420p OUT.y4m"
+                Some('C') => {
+                    r.chroma =
+                        Chroma::parse(val).ok_or_else(|| {
+                            r.err(0, &format!(
+                            "colour space '{}' is not supported (8-bit 420/422/444/mono only); \
+                             convert with: ffmpeg -i IN -pix_fmt yuv420p OUT.y4m",
+                            shorten(val)
                         ))
-                    })?
+                        })?
                 }
                 _ => {} // interlacing, aspect, comments: irrelevant here
             }
@@ -125,12 +146,13 @@ impl Y4mReader {
         if r.width == 0 || r.height == 0 {
             return Err(r.err(0, "header lacks a positive W (width) or H (height)"));
         }
-        if r.width > 16384 || r.height > 16384 {
-            return Err(r.err(
-                0,
-                &format!("frame size {}x{} is implausible", r.width, r.height),
-            ));
-        }
+        check_size(r.width as u64, r.height as u64).map_err(|what| SourceError::Unsupported {
+            path: r.path.clone(),
+            what: format!(
+                "{what}; scale the clip down, e.g. ffmpeg -i IN -vf scale=1920:-2 \
+                 -pix_fmt yuv420p OUT.y4m ({LIMITS_HINT})"
+            ),
+        })?;
         if !(r.fps.is_finite() && r.fps > 0.0) {
             return Err(r.err(0, "header lacks a positive frame rate (F<num>:<den>)"));
         }
@@ -186,31 +208,52 @@ impl Y4mReader {
         self.width * self.height + 2 * cw * ch
     }
 
-    fn to_rgb(&self) -> RgbImage {
+    /// Converts the frame in `buf` (whole: `frame_bytes` long) to RGB.
+    fn to_rgb(&self) -> Result<RgbImage, SourceError> {
         let (w, h) = (self.width, self.height);
         let (cw, ch) = self.chroma.plane(w, h);
-        let y = &self.buf[..w * h];
+        let short = || self.err(self.offset, "frame buffer shorter than the frame");
+        let (y, rest) = self.buf.split_at_checked(w * h).ok_or_else(short)?;
         let mut out = RgbImage::new(w as u32, h as u32);
-        let px = out.as_mut();
+        let px: &mut [u8] = out.as_mut();
         if self.chroma == Chroma::Mono {
             for (o, &v) in px.chunks_exact_mut(3).zip(y) {
                 o.copy_from_slice(&[v, v, v]);
             }
-            return out;
+            return Ok(out);
         }
-        let u = &self.buf[w * h..w * h + cw * ch];
-        let v = &self.buf[w * h + cw * ch..];
+        let (u, v) = rest.split_at_checked(cw * ch).ok_or_else(short)?;
+        if v.len() != cw * ch || cw == 0 {
+            return Err(short());
+        }
         let (sx, sy) = (w.div_ceil(cw), h.div_ceil(ch));
-        for row in 0..h {
-            let crow = (row / sy) * cw;
-            for col in 0..w {
-                let c = crow + col / sx;
-                let rgb = yuv_to_rgb(y[row * w + col], u[c], v[c]);
-                px[(row * w + col) * 3..][..3].copy_from_slice(&rgb);
+        for (row, (out_row, y_row)) in px
+            .chunks_exact_mut(w * 3)
+            .zip(y.chunks_exact(w))
+            .enumerate()
+        {
+            let c = (row / sy) * cw;
+            let (Some(u_row), Some(v_row)) = (u.get(c..c + cw), v.get(c..c + cw)) else {
+                return Err(short());
+            };
+            for (col, (o, &luma)) in out_row.chunks_exact_mut(3).zip(y_row).enumerate() {
+                let (Some(&cb), Some(&cr)) = (u_row.get(col / sx), v_row.get(col / sx)) else {
+                    return Err(short());
+                };
+                o.copy_from_slice(&yuv_to_rgb(luma, cb, cr));
             }
         }
-        out
+        Ok(out)
     }
+}
+
+/// At most 32 characters of a header value, for messages (a header line can be 64 KiB).
+fn shorten(val: &str) -> String {
+    let mut s: String = val.chars().take(32).collect();
+    if s.len() < val.len() {
+        s.push_str("...");
+    }
+    s
 }
 
 /// BT.601 limited-range YCbCr to RGB in fixed point.
@@ -243,24 +286,29 @@ impl FrameSource for Y4mReader {
             ));
         }
         let need = self.frame_bytes();
-        self.buf.resize(need, 0);
         let data_start = self.offset;
-        let mut got = 0;
-        while got < need {
-            match self.input.read(&mut self.buf[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(SourceError::Io {
-                        path: self.path.clone(),
-                        offset: data_start + got as u64,
-                        source,
-                    });
-                }
-            }
+        // The buffer grows only as data arrives, so a header that claims a huge frame
+        // over a short file costs what the file holds, not what the header says; a
+        // regular file that holds the whole frame gets it in one allocation.
+        self.buf.clear();
+        if self
+            .len
+            .is_some_and(|len| len.saturating_sub(data_start) >= need as u64)
+        {
+            self.buf.reserve_exact(need);
         }
+        let read = (&mut self.input)
+            .take(need as u64)
+            .read_to_end(&mut self.buf);
+        let got = self.buf.len();
         self.offset += got as u64;
+        if let Err(source) = read {
+            return Err(SourceError::Io {
+                path: self.path.clone(),
+                offset: data_start + got as u64,
+                source,
+            });
+        }
         if got < need {
             return Err(self.err(
                 data_start + got as u64,
@@ -272,7 +320,7 @@ impl FrameSource for Y4mReader {
         Ok(Some(Frame::new(
             index,
             index as f64 * 1000.0 / self.fps,
-            self.to_rgb(),
+            self.to_rgb()?,
         )))
     }
 
@@ -476,5 +524,237 @@ mod tests {
             e.contains("truncated frame: 4 of 6 bytes") && e.contains("frame 0"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_huge_frame_over_a_short_stream_allocates_only_what_is_there() {
+        // 8192x8192 4:4:4 is within the limits: 192 MiB a frame, of which 1 KB exists.
+        let mut b = b"YUV4MPEG2 W8192 H8192 F25:1 C444\nFRAME\n".to_vec();
+        b.extend_from_slice(&[7u8; 1024]);
+        let mut r = reader(b.clone()).unwrap();
+        let e = r.next_frame().unwrap_err().to_string();
+        assert!(
+            e.contains("truncated frame: 1024 of 201326592 bytes") && e.contains("frame 0"),
+            "{e}"
+        );
+        assert!(r.buf.capacity() <= 1 << 16, "{} bytes", r.buf.capacity());
+        // the same from a file, whose length is known
+        let path =
+            std::env::temp_dir().join(format!("emocue-y4m-short-{}.y4m", std::process::id()));
+        std::fs::write(&path, &b).unwrap();
+        let mut r = Y4mReader::open(&path).unwrap();
+        assert!(r.next_frame().is_err());
+        assert!(r.buf.capacity() <= 1 << 16, "{} bytes", r.buf.capacity());
+        let _ = std::fs::remove_file(&path);
+        // whole frames from a file get their buffer in one piece, and reuse it
+        let path =
+            std::env::temp_dir().join(format!("emocue-y4m-whole-{}.y4m", std::process::id()));
+        std::fs::write(
+            &path,
+            clip("YUV4MPEG2 W64 H48 F25:1", 64 * 48 * 3 / 2, 3, 90),
+        )
+        .unwrap();
+        let mut r = Y4mReader::open(&path).unwrap();
+        let mut n = 0;
+        while r.next_frame().unwrap().is_some() {
+            assert_eq!(r.buf.capacity(), 64 * 48 * 3 / 2);
+            n += 1;
+        }
+        assert_eq!(n, 3);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn sizes_over_the_limits_are_refused_from_the_header() {
+        for header in [
+            "W16384 H16384",
+            "W16385 H2",
+            "W2 H99999999999999",
+            "W70000 H1",
+        ] {
+            let e = reader(format!("YUV4MPEG2 {header} F25:1 C444\n").into_bytes())
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(
+                e.contains("t.y4m") && e.contains("MAX_PIXELS") && e.contains("scale"),
+                "{header}: {e}"
+            );
+        }
+        // bad numbers are named
+        let e = reader(b"YUV4MPEG2 W-5 H2 F25:1\n".to_vec())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("bad width '-5'"), "{e}");
+    }
+
+    #[test]
+    fn multibyte_characters_in_header_tokens_are_no_panic() {
+        let ok = |h: &str| {
+            let mut b = format!("{h}\n").into_bytes();
+            b.extend_from_slice(b"FRAME\n");
+            b.extend_from_slice(&[128u8; 6]);
+            reader(b)
+        };
+        let mut r = ok("YUV4MPEG2 W2 H2 F25:1 é").unwrap();
+        assert!(r.next_frame().unwrap().is_some());
+        assert!(ok("YUV4MPEG2 W2 H2 F25:1 🙂x Xé=漢").is_ok());
+        for (h, want) in [
+            ("YUV4MPEG2 Wé H2 F25:1", "bad width 'é'"),
+            ("YUV4MPEG2 W2 H2漢 F25:1", "bad height"),
+            ("YUV4MPEG2 W2 H2 F25:1é", "bad frame rate"),
+            ("YUV4MPEG2 W2 H2 F25:1 C42é", "colour space"),
+        ] {
+            let e = ok(h).err().expect(h).to_string();
+            assert!(e.contains(want), "{h}: {e}");
+        }
+    }
+
+    #[test]
+    fn frame_rates_must_be_positive_whole_ratios() {
+        for (f, ok) in [
+            ("F25:1", true),
+            ("F30000:1001", true),
+            ("F25", true),
+            ("F0:0", false),
+            ("F1:0", false),
+            ("F0:1", false),
+            ("F:", false),
+            ("F-25:1", false),
+            ("F25:-1", false),
+            ("Finf:1", false),
+            ("FNaN:1", false),
+            ("F1e-300:1", false),
+            ("F25.5:1", false),
+            ("F99999999999:1", false),
+        ] {
+            let r = reader(format!("YUV4MPEG2 W2 H2 {f}\n").into_bytes());
+            assert_eq!(r.is_ok(), ok, "{f}");
+            if let Ok(r) = r {
+                assert!(r.fps().is_finite() && r.fps() > 0.0, "{f}");
+            }
+        }
+    }
+
+    /// Deterministic xorshift, so the mutants are the same on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Reads a mutated clip to its end or first error; any panic fails the test
+    /// with the mutant that caused it.
+    fn survive(bytes: Vec<u8>) {
+        let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
+        let result = std::panic::catch_unwind(move || {
+            if let Ok(mut r) = reader(bytes) {
+                let _ = r.describe();
+                for _ in 0..4 {
+                    match r.next_frame() {
+                        Ok(Some(f)) => {
+                            assert!(f.timestamp_ms.is_finite());
+                            assert!(f.image.width() > 0 && f.image.height() > 0);
+                        }
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+        });
+        assert!(result.is_ok(), "panic on the mutant {shown:?}");
+    }
+
+    #[test]
+    fn no_header_mutant_panics() {
+        let bases = [
+            "YUV4MPEG2 W4 H2 F25:1 Ip A1:1 C420jpeg XYSCSS=420JPEG",
+            "YUV4MPEG2 W3 H3 F30000:1001 C444",
+            "YUV4MPEG2 W5 H1 F1:1 Cmono",
+            "YUV4MPEG2 W2 H4 F24 C422",
+        ];
+        let specials = [
+            "é",
+            "漢",
+            "🙂",
+            "\u{0}",
+            "W",
+            "H",
+            "F",
+            "C",
+            "W0",
+            "H0",
+            "W-1",
+            "H-2",
+            "W18446744073709551616",
+            "H4294967296",
+            "W99999",
+            "F0:0",
+            "F1:0",
+            "F:1",
+            "F4294967295:1",
+            "F1:4294967295",
+            "C",
+            "C420p10",
+            "Cmonoé",
+            " ",
+            "  ",
+            ":",
+            "\t",
+        ];
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut n = 0;
+        for base in bases {
+            let tokens: Vec<&str> = base.split(' ').collect();
+            for _ in 0..150 {
+                let mut header = base.as_bytes().to_vec();
+                for _ in 0..1 + rng.below(3) {
+                    let at = rng.below(header.len() + 1);
+                    match rng.below(6) {
+                        0 => header.insert(at, rng.next() as u8),
+                        1 if at < header.len() => header[at] = rng.next() as u8,
+                        2 if at < header.len() => {
+                            header.remove(at);
+                        }
+                        3 => {
+                            let sp = specials[rng.below(specials.len())].as_bytes();
+                            header.splice(at..at, sp.iter().copied());
+                        }
+                        4 => {
+                            // replace a whole token with a special one
+                            let mut t: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
+                            let i = 1 + rng.below(t.len() - 1);
+                            t[i] = specials[rng.below(specials.len())].to_string();
+                            header = t.join(" ").into_bytes();
+                        }
+                        _ => {
+                            // drop a token (W, H, F or C missing)
+                            let mut t: Vec<&str> = tokens.clone();
+                            t.remove(1 + rng.below(t.len() - 1));
+                            header = t.join(" ").into_bytes();
+                        }
+                    }
+                }
+                let mut bytes = header;
+                bytes.push(b'\n');
+                for _ in 0..rng.below(3) {
+                    bytes.extend_from_slice(b"FRAME\n");
+                    let len = rng.below(60);
+                    bytes.extend((0..len).map(|_| rng.next() as u8));
+                }
+                survive(bytes);
+                n += 1;
+            }
+        }
+        assert_eq!(n, 600);
     }
 }
