@@ -287,13 +287,10 @@ impl Classifier {
         let n = self.contract.crop.size;
         let k = self.contract.labels.len();
         let (plan, outputs) = self.file.plan_checked(&[b, 1, n, n])?;
-        let ok = match outputs.first() {
-            Some(shape) => {
-                let values: usize = shape.iter().product();
-                shape.first() == Some(&b) && values == b * k
-            }
-            None => false,
-        };
+        // One logit per class and crop; how the dimensions are laid out does not matter.
+        let ok = outputs
+            .first()
+            .is_some_and(|shape| shape.iter().product::<usize>() == b * k);
         if !ok {
             return Err(ModelError::Contract {
                 path: self.file.path.clone(),
