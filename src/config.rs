@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::diag::{Problem, key_path_at, line_col, parse_document, suggest, value_span};
+use crate::diag::{
+    Limit, Problem, key_path_at, key_path_of_value, line_col, parse_document, suggest, value_span,
+};
 use crate::profile::{self, Profile};
 
 use crate::smooth::SmoothingOptions;
@@ -81,7 +83,7 @@ impl Default for CaptionOptions {
 pub struct DetectionOptions {
     /// Minimum face score, 0..1.
     pub min_score: f32,
-    /// Overlap above which candidate boxes merge.
+    /// Overlap (IoU) above which candidate boxes merge into one face, in (0, 1).
     pub nms_iou: f32,
     /// Ignore faces narrower than this many pixels.
     pub min_face_px: f32,
@@ -94,6 +96,203 @@ impl Default for DetectionOptions {
             nms_iou: 0.3,
             min_face_px: 16.0,
         }
+    }
+}
+
+/// Largest settings or wording file read, in bytes: both are a few KiB, so anything
+/// bigger is a wrong path (a video, a log), refused before it is read.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Allowed ranges of the numbers in `[detection]`, `[tracking]` and `[smoothing]`
+/// (the `[overlay]` ones are [`crate::render::style::LIMITS`]; `[camera]` checks its
+/// own). A value outside them never reaches the pipeline: `nan`, `-1` or `1e308`
+/// would otherwise find no face or never show a caption, with nothing said.
+pub const LIMITS: [Limit; 12] = [
+    Limit::new(
+        "detection.min_score",
+        0.0,
+        1.0,
+        "",
+        "the face score a detection needs; lower finds more faces and more false ones",
+    ),
+    Limit::new(
+        "detection.nms_iou",
+        0.0,
+        1.0,
+        "",
+        "boxes overlapping more than this merge into one face; near 0 merges faces that \
+         merely touch, 1 would never merge and show one face many times",
+    )
+    .above_min()
+    .below_max(),
+    Limit::new(
+        "detection.min_face_px",
+        0.0,
+        4096.0,
+        " px",
+        "faces narrower than this are ignored",
+    ),
+    Limit::new(
+        "tracking.match_iou",
+        0.0,
+        1.0,
+        "",
+        "the overlap a face's box must keep between frames; 0 would match any two boxes",
+    )
+    .above_min(),
+    Limit::new(
+        "tracking.max_center_jump",
+        0.0,
+        10.0,
+        "",
+        "how many box widths a face may move between two frames",
+    )
+    .above_min(),
+    Limit::new(
+        "tracking.min_hits",
+        1.0,
+        50.0,
+        "",
+        "detections in a row before a face is trusted; 50 is almost 2 s at 30 frames/s",
+    ),
+    Limit::new(
+        "tracking.max_missed_ms",
+        0.0,
+        60_000.0,
+        " ms",
+        "how long a face may be missing before it is forgotten",
+    ),
+    Limit::new(
+        "smoothing.tau_ms",
+        0.0,
+        10_000.0,
+        " ms",
+        "the time constant of the probability average; larger is steadier and slower",
+    ),
+    Limit::new(
+        "smoothing.margin",
+        0.0,
+        1.0,
+        "",
+        "how much probability a new caption must lead the shown one by",
+    ),
+    Limit::new(
+        "smoothing.min_dwell_ms",
+        0.0,
+        10_000.0,
+        " ms",
+        "how long a new caption must lead before it replaces the shown one",
+    ),
+    Limit::new(
+        "smoothing.min_visible_ms",
+        0.0,
+        10_000.0,
+        " ms",
+        "how long a face must be seen before any caption appears",
+    ),
+    Limit::new(
+        "smoothing.default_threshold",
+        0.0,
+        1.0,
+        "",
+        "the probability under which a face is `unsure`",
+    ),
+];
+
+/// The range of a number setting by its dotted key, for messages about values serde
+/// refused before the range checks ran (e.g. `min_hits = -1`).
+pub fn limit(key: &str) -> Option<&'static Limit> {
+    LIMITS
+        .iter()
+        .chain(crate::render::style::LIMITS.iter())
+        .find(|l| l.key == key)
+}
+
+/// Reads a settings or wording file without ever blocking or reading without bound:
+/// the path (symlinks followed) must be a regular file of at most
+/// [`MAX_FILE_BYTES`]. A FIFO would block `open(2)` until a writer came and a
+/// device could be endless, so both are refused before they are opened; the file is
+/// opened non-blocking and checked again after opening, so a file swapped for a
+/// FIFO in between cannot block either.
+pub fn read_file(path: &Path) -> Result<String, ConfigError> {
+    let bytes = read_bytes(path)?;
+    String::from_utf8(bytes).map_err(|e| ConfigError::Invalid {
+        path: path.to_owned(),
+        message: format!(
+            "is not UTF-8 text (bad byte at offset {}); save it as UTF-8 in a text editor",
+            e.utf8_error().valid_up_to()
+        ),
+    })
+}
+
+/// [`read_file`]'s bytes, for callers that compare versions (hot reload).
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    use std::io::Read;
+    let read_error = |source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let check = |meta: &std::fs::Metadata| -> Result<(), ConfigError> {
+        let what = meta.file_type();
+        if !what.is_file() {
+            let kind = if what.is_dir() {
+                "a folder"
+            } else if is_fifo(&what) {
+                "a FIFO (named pipe)"
+            } else {
+                "not a regular file (a device or socket)"
+            };
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "is {kind}; settings and wording profiles must be ordinary text files, \
+                     so give the path of a .toml file"
+                ),
+            });
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(too_big(path, meta.len()));
+        }
+        Ok(())
+    };
+    check(&std::fs::metadata(path).map_err(read_error)?)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(read_error)?;
+    check(&file.metadata().map_err(read_error)?)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(path, bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn is_fifo(t: &std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    t.is_fifo()
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_: &std::fs::FileType) -> bool {
+    false
+}
+
+fn too_big(path: &Path, len: u64) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_owned(),
+        message: format!(
+            "is {len} bytes or more, over the {MAX_FILE_BYTES}-byte limit for settings and \
+             wording files (they are a few KiB); check that the path names the right file"
+        ),
     }
 }
 
@@ -156,11 +355,7 @@ impl ConfigError {
 impl Config {
     /// Reads and validates a TOML file; keys it leaves out keep their defaults.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read_file(path)?, path)
     }
 
     /// Parses TOML text; `path` names it in errors, and a profile given as a relative
@@ -182,21 +377,22 @@ impl Config {
             let offset = e.span().map_or(0, |s| s.start);
             at(offset, explain(doc, offset, e.message().trim_end()))
         })?;
-        let located = |message: String| {
-            let key = message
-                .split([' ', ':', '='])
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            match value_span(doc, &key) {
-                Some(s) => at(s.start, message),
-                None => ConfigError::Invalid {
-                    path: path.to_owned(),
-                    message,
-                },
-            }
-        };
-        cfg.validate().map_err(located)?;
+        let located = |message: String| locate(text, doc, path, message);
+        let mut problems: Vec<Problem> = cfg
+            .problems()
+            .into_iter()
+            .map(|message| {
+                let at = value_span(doc, leading_key(&message)).map_or(0, |s| s.start);
+                Problem::at(text, at, message)
+            })
+            .collect();
+        if !problems.is_empty() {
+            problems.sort();
+            return Err(ConfigError::Problems {
+                path: path.to_owned(),
+                problems,
+            });
+        }
         let spec = &cfg.captions.profile;
         if profile::is_path(spec) && Path::new(spec).is_relative() {
             let dir = path.parent().unwrap_or(Path::new(""));
@@ -214,43 +410,98 @@ impl Config {
         Profile::open(&self.captions.profile)
     }
 
-    /// Range checks serde cannot express. Each message starts with the dotted key,
-    /// which [`Config::parse`] turns into a line and column.
+    /// Range checks serde cannot express: the first problem of [`Config::problems`].
     pub fn validate(&self) -> Result<(), String> {
-        let unit = |name: &str, v: f32| {
-            if (0.0..=1.0).contains(&v) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{name} = {v} is outside [0, 1]; use a number from 0 to 1"
-                ))
-            }
-        };
-        unit("detection.min_score", self.detection.min_score)?;
-        unit("detection.nms_iou", self.detection.nms_iou)?;
-        unit("smoothing.margin", self.smoothing.margin)?;
-        unit(
-            "smoothing.default_threshold",
-            self.smoothing.default_threshold,
-        )?;
-        let s = &self.smoothing;
-        for (name, v) in [
-            ("tau_ms", s.tau_ms),
-            ("min_dwell_ms", s.min_dwell_ms),
-            ("min_visible_ms", s.min_visible_ms),
+        match self.problems().into_iter().next() {
+            Some(p) => Err(p),
+            None => Ok(()),
+        }
+    }
+
+    /// Every value outside its range (finite, sign, a bound that makes sense), one
+    /// message each. Each message starts with the dotted key, which
+    /// [`Config::parse`] turns into a line and column, so a clinician sees and fixes
+    /// all of them at once.
+    pub fn problems(&self) -> Vec<String> {
+        let [
+            min_score,
+            nms_iou,
+            min_face_px,
+            match_iou,
+            max_center_jump,
+            min_hits,
+            max_missed_ms,
+            tau_ms,
+            margin,
+            min_dwell_ms,
+            min_visible_ms,
+            default_threshold,
+        ] = &LIMITS;
+        let (d, t, s) = (&self.detection, &self.tracking, &self.smoothing);
+        let mut out: Vec<String> = [
+            min_score.check(d.min_score),
+            nms_iou.check(d.nms_iou),
+            min_face_px.check(d.min_face_px),
+            match_iou.check(t.match_iou),
+            max_center_jump.check(t.max_center_jump),
+            min_hits.check(t.min_hits),
+            max_missed_ms.check(t.max_missed_ms),
+            tau_ms.check(s.tau_ms),
+            margin.check(s.margin),
+            min_dwell_ms.check(s.min_dwell_ms),
+            min_visible_ms.check(s.min_visible_ms),
+            default_threshold.check(s.default_threshold),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        out.extend(self.overlay.problems());
+        out.extend(self.camera.problems());
+        for (key, p) in [
+            ("models.detector", &self.models.detector),
+            ("models.classifier", &self.models.classifier),
         ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(format!(
-                    "smoothing.{name} = {v} must be a non-negative number of milliseconds"
+            if p.as_os_str().is_empty() {
+                out.push(format!(
+                    "{key} is empty; give the path of an ONNX file, e.g. \"{}\"",
+                    if key == "models.detector" {
+                        ModelPaths::default().detector
+                    } else {
+                        ModelPaths::default().classifier
+                    }
+                    .display()
                 ));
             }
         }
-        self.overlay.validate()?;
-        self.camera.validate()?;
         if self.captions.profile.trim().is_empty() {
-            return Err("captions.profile is empty; name a wording profile, e.g. \"en\"".into());
+            out.push("captions.profile is empty; name a wording profile, e.g. \"en\"".into());
         }
-        Ok(())
+        out
+    }
+}
+
+/// The dotted key a message starts with (`smoothing.tau_ms = ...` gives
+/// `smoothing.tau_ms`).
+fn leading_key(message: &str) -> &str {
+    message.split([' ', ':', '=']).next().unwrap_or_default()
+}
+
+/// An error about the setting whose dotted key starts `message`, at the line and
+/// column of its value (of its table when the file leaves the key out; line 1 when
+/// it has neither), so every message about a settings file says where to look.
+pub fn locate(
+    text: &str,
+    doc: &toml::de::DeTable<'_>,
+    path: &Path,
+    message: String,
+) -> ConfigError {
+    let at = value_span(doc, leading_key(&message)).map_or(0, |s| s.start);
+    let (line, column) = line_col(text, at);
+    ConfigError::Parse {
+        path: path.to_owned(),
+        line,
+        column,
+        message,
     }
 }
 
@@ -273,11 +524,39 @@ fn at_problem(path: &Path, p: Problem) -> ConfigError {
     }
 }
 
+/// serde's "expected u32" in words a clinician uses.
+fn whole_numbers(message: &str) -> String {
+    let mut m = message.to_string();
+    for t in [
+        "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
+    ] {
+        m = m.replace(
+            &format!("expected {t}"),
+            "expected a whole number (no sign, no decimals)",
+        );
+    }
+    m
+}
+
 /// serde's message for the key at `offset`, with the fix: the key it probably meant,
 /// or where settings that moved to wording profiles live now.
 fn explain(doc: &toml::de::DeTable<'_>, offset: usize, message: &str) -> String {
+    let message = &whole_numbers(message);
     let Some(rest) = message.strip_prefix("unknown field `") else {
-        return format!("{message}; compare with config/default.toml, which documents every key");
+        // A value of the wrong type or beyond its type (`min_hits = -1`, `width =
+        // 1e9`): name the key and, for a number, its range.
+        return match key_path_of_value(doc, offset) {
+            Some(key) => match limit(&key) {
+                Some(l) => format!("{key}: {message}; {}", l.fix()),
+                None => format!(
+                    "{key}: {message}; compare with config/default.toml, which documents \
+                     every key and its range"
+                ),
+            },
+            None => {
+                format!("{message}; compare with config/default.toml, which documents every key")
+            }
+        };
     };
     let key = rest.split('`').next().unwrap_or_default();
     let full = key_path_at(doc, offset).unwrap_or_else(|| key.to_string());
@@ -345,6 +624,133 @@ mod tests {
         .to_string();
         assert!(err.starts_with("x.toml:3:13: detection.min_score"), "{err}");
         assert!(err.contains("outside [0, 1]; use a number"), "{err}");
+    }
+
+    /// Issue 21: values that used to pass `check-config` and then found no face or
+    /// never showed a caption. Every number setting refuses each of them at the
+    /// value's line and column, naming the key.
+    #[test]
+    fn every_bad_number_is_refused_at_its_line_and_column() {
+        let keys: Vec<&str> = LIMITS
+            .iter()
+            .chain(crate::render::style::LIMITS.iter())
+            .map(|l| l.key)
+            .chain(["camera.width", "camera.height", "camera.fps"])
+            .collect();
+        assert_eq!(keys.len(), 20);
+        for key in keys {
+            let (table, name) = key.split_once('.').unwrap();
+            for bad in ["nan", "inf", "-inf", "-1", "4294967295", "1e308", "-1e308"] {
+                let text = format!("# a comment\n[{table}]\n{name} = {bad}\n");
+                let err = match Config::parse(&text, Path::new("x.toml")) {
+                    Ok(_) => panic!("{key} = {bad} was accepted"),
+                    Err(e) => e.to_string(),
+                };
+                let at = format!("x.toml:3:{}: {key}", name.len() + 4);
+                assert!(err.starts_with(&at), "{key} = {bad}: {err}");
+                assert_eq!(err.lines().count(), 1, "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn nms_iou_means_an_overlap_strictly_between_0_and_1() {
+        for v in ["0.0", "1.0"] {
+            let err = Config::parse(
+                &format!("[detection]\nnms_iou = {v}\n"),
+                Path::new("x.toml"),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.starts_with("x.toml:2:11: detection.nms_iou"), "{err}");
+            assert!(
+                err.contains("outside (0, 1); use a number above 0 and below 1"),
+                "{err}"
+            );
+        }
+        for v in ["0.01", "0.99"] {
+            Config::parse(
+                &format!("[detection]\nnms_iou = {v}\n"),
+                Path::new("x.toml"),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn all_range_problems_of_a_file_are_reported_at_once_in_file_order() {
+        let text = "[smoothing]\ntau_ms = -5\nmargin = 2\n[tracking]\nmin_hits = 0\n\
+                    [overlay]\ncaption_px = 1e9\n[camera]\nfps = nan\n";
+        let err = Config::parse(text, Path::new("x.toml")).unwrap_err();
+        let ConfigError::Problems { problems, .. } = &err else {
+            panic!("{err:?}");
+        };
+        let at: Vec<(usize, usize)> = problems.iter().map(|p| (p.line, p.column)).collect();
+        assert_eq!(at, [(2, 10), (3, 10), (5, 12), (7, 14), (9, 7)], "{err}");
+        assert!(
+            err.to_string().lines().all(|l| l.starts_with("x.toml:")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_value_serde_refuses_names_its_key_and_range() {
+        let err = Config::parse("[tracking]\nmin_hits = 4294967296\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("x.toml:2:12: tracking.min_hits"), "{err}");
+        assert!(err.contains("use a number from 1 to 50"), "{err}");
+        let err = Config::parse("[camera]\nwidth = -640\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("x.toml:2:9: camera.width"), "{err}");
+    }
+
+    #[test]
+    fn shipped_settings_and_profiles_are_within_their_ranges() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Config::load(&root.join("config/default.toml")).unwrap();
+        let mut n = 0;
+        for e in std::fs::read_dir(root.join("config/labels")).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                Profile::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 4, "{n} profiles");
+    }
+
+    #[test]
+    fn the_clinician_guide_lists_every_range() {
+        let guide = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/clinician-guide.md"),
+        )
+        .unwrap();
+        for l in LIMITS.iter().chain(crate::render::style::LIMITS.iter()) {
+            let row = format!("| `{}` | {} |", l.key, l.range());
+            assert!(guide.contains(&row), "docs/clinician-guide.md lacks {row}");
+        }
+    }
+
+    #[test]
+    fn only_regular_files_of_bounded_size_are_read() {
+        let dir = std::env::temp_dir().join(format!("emocue-config-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = Config::load(&dir).unwrap_err().to_string();
+        assert!(err.contains("is a folder"), "{err}");
+        let big = dir.join("big.toml");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_FILE_BYTES + 1)
+            .unwrap();
+        let err = Config::load(&big).unwrap_err().to_string();
+        assert!(err.contains("limit"), "{err}");
+        let bin = dir.join("bin.toml");
+        std::fs::write(&bin, b"[smoothing]\ntau_ms = 1\xff\n").unwrap();
+        let err = Config::load(&bin).unwrap_err().to_string();
+        assert!(err.contains("not UTF-8"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -442,6 +442,10 @@ pub fn decode(reg: &[f32], cls: &[f32], min_score: f32) -> Vec<Candidate> {
 /// overlap the strongest one by more than `iou` becomes one detection whose box and
 /// keypoints are the score-weighted mean of the cluster, which steadies boxes
 /// between frames far better than keeping the single best candidate.
+///
+/// Ends for any input: the strongest candidate always belongs to its own cluster
+/// and leaves the set, even when its IoU with itself is not above `iou` (`iou` of
+/// 1, an empty box, NaN coordinates).
 pub fn weighted_nms(mut cands: Vec<Candidate>, iou: f32) -> Vec<Candidate> {
     cands.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut out = Vec::new();
@@ -449,12 +453,18 @@ pub fn weighted_nms(mut cands: Vec<Candidate>, iou: f32) -> Vec<Candidate> {
         let top_rect = top.rect();
         let (cluster, rest): (Vec<_>, Vec<_>) = cands
             .into_iter()
-            .partition(|c| c.rect().iou(&top_rect) > iou);
+            .enumerate()
+            .partition(|(i, c)| *i == 0 || c.rect().iou(&top_rect) > iou);
+        let cluster: Vec<Candidate> = cluster.into_iter().map(|(_, c)| c).collect();
+        let rest: Vec<Candidate> = rest.into_iter().map(|(_, c)| c).collect();
         let total: f32 = cluster.iter().map(|c| c.score).sum();
-        let mut coords = [0.0f32; 16];
-        for c in &cluster {
-            for (m, v) in coords.iter_mut().zip(c.coords) {
-                *m += v * c.score / total;
+        let mut coords = top.coords;
+        if total > 0.0 {
+            coords = [0.0f32; 16];
+            for c in &cluster {
+                for (m, v) in coords.iter_mut().zip(c.coords) {
+                    *m += v * c.score / total;
+                }
             }
         }
         out.push(Candidate {
@@ -514,6 +524,34 @@ mod tests {
         assert_eq!(out[0].score, 0.9);
         assert!((out[0].coords[0] - 0.3 * 0.1 / 1.2).abs() < 1e-6);
         assert_eq!(out[1].coords[0], 3.0);
+    }
+
+    /// Issue 21: `nms_iou = 1.0` looped for ever (a box's IoU with itself is 1, never
+    /// above 1); an empty or NaN box has IoU 0 with itself and looped at any setting.
+    #[test]
+    fn nms_ends_for_any_iou_and_any_box() {
+        let nan = f32::NAN;
+        let boxes = || {
+            vec![
+                cand(0.9, 0.0, 0.0, 1.0, 1.0),
+                cand(0.8, 0.0, 0.0, 1.0, 1.0),
+                cand(0.7, 2.0, 2.0, 2.0, 2.0), // empty
+                cand(0.6, nan, 0.0, 1.0, nan),
+                cand(nan, 0.0, 0.0, 1.0, 1.0),
+                cand(0.0, 5.0, 5.0, 6.0, 6.0),
+            ]
+        };
+        for iou in [1.0, 0.0, 0.3, -1.0, 2.0, nan] {
+            let out = weighted_nms(boxes(), iou);
+            assert!(!out.is_empty() && out.len() <= 6, "iou {iou}: {out:?}");
+        }
+        // At 1 nothing merges (each box its own face); at 0 every overlap merges.
+        assert_eq!(weighted_nms(boxes(), 1.0).len(), 6);
+        let merged = weighted_nms(boxes(), 0.0);
+        assert!(merged.len() < 6, "the equal boxes merge: {merged:?}");
+        // A zero-score box keeps its own coordinates instead of 0/0.
+        let zero = weighted_nms(vec![cand(0.0, 5.0, 5.0, 6.0, 6.0)], 0.3);
+        assert_eq!(zero[0].coords[0], 5.0);
     }
 
     #[test]

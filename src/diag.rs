@@ -112,7 +112,9 @@ pub fn value_span(doc: &DeTable<'_>, path: &str) -> Option<Range<usize>> {
     let mut table = doc;
     let mut found: Option<Range<usize>> = None;
     for part in path.split('.') {
-        let (key, value) = table.get_key_value(part)?;
+        let Some((key, value)) = table.get_key_value(part) else {
+            break;
+        };
         found = Some(match value.get_ref() {
             // A `[section]` table's span is its header: point at the name instead.
             DeValue::Table(_) => key.span(),
@@ -142,6 +144,142 @@ pub fn key_path_at(doc: &DeTable<'_>, at: usize) -> Option<String> {
                 if let Some(p) = walk(inner, at, &name) {
                     return Some(p);
                 }
+            }
+        }
+        None
+    }
+    walk(doc, at, "")
+}
+
+/// The allowed range of a number setting. Every number a clinician can type has
+/// one, so a typo such as `nan`, `-1` or `1e308` is refused where it was written
+/// instead of silently stopping captions at run time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limit {
+    /// The dotted key, e.g. `smoothing.tau_ms` (messages start with it, which is how
+    /// they are placed at the value's line and column).
+    pub key: &'static str,
+    /// Lowest allowed value.
+    pub min: f64,
+    /// Highest allowed value.
+    pub max: f64,
+    /// `min` itself is not allowed.
+    pub above_min: bool,
+    /// `max` itself is not allowed.
+    pub below_max: bool,
+    /// Unit after the numbers, e.g. ` ms` (with its leading space), or empty.
+    pub unit: &'static str,
+    /// What the value does, for the fix (e.g. "how long a face must be seen").
+    pub meaning: &'static str,
+}
+
+impl Limit {
+    /// A closed range `[min, max]`.
+    pub const fn new(
+        key: &'static str,
+        min: f64,
+        max: f64,
+        unit: &'static str,
+        meaning: &'static str,
+    ) -> Self {
+        Limit {
+            key,
+            min,
+            max,
+            above_min: false,
+            below_max: false,
+            unit,
+            meaning,
+        }
+    }
+
+    /// The same range without `min` itself.
+    pub const fn above_min(mut self) -> Self {
+        self.above_min = true;
+        self
+    }
+
+    /// The same range without `max` itself.
+    pub const fn below_max(mut self) -> Self {
+        self.below_max = true;
+        self
+    }
+
+    /// True when `v` is a finite number in range (NaN never is).
+    pub fn allows(&self, v: f64) -> bool {
+        let low = if self.above_min {
+            v > self.min
+        } else {
+            v >= self.min
+        };
+        let high = if self.below_max {
+            v < self.max
+        } else {
+            v <= self.max
+        };
+        v.is_finite() && low && high
+    }
+
+    /// The range as written in messages and docs, e.g. `[0, 10000] ms` or `(0, 1)`.
+    pub fn range(&self) -> String {
+        format!(
+            "{}{}, {}{}{}",
+            if self.above_min { '(' } else { '[' },
+            self.min,
+            self.max,
+            if self.below_max { ')' } else { ']' },
+            self.unit
+        )
+    }
+
+    /// How to write a valid value, e.g. "use a number from 0 to 1".
+    pub fn fix(&self) -> String {
+        let (low, high) = match (self.above_min, self.below_max) {
+            (false, false) => ("from", "to"),
+            (true, false) => ("above", "and at most"),
+            (false, true) => ("from", "and below"),
+            (true, true) => ("above", "and below"),
+        };
+        format!(
+            "use a number {low} {} {high} {}{} ({})",
+            self.min, self.max, self.unit, self.meaning
+        )
+    }
+
+    /// `None` when `v` is allowed, else the message: `key = v is outside [a, b]; fix`.
+    /// `v` is shown as its own type prints it in short (`0.3` stays `0.3`, `1e308`
+    /// stays `1e308`).
+    pub fn check<T: Into<f64> + fmt::Debug + Copy>(&self, v: T) -> Option<String> {
+        if self.allows(v.into()) {
+            return None;
+        }
+        Some(format!(
+            "{} = {v:?} is outside {}; {}",
+            self.key,
+            self.range(),
+            self.fix()
+        ))
+    }
+}
+
+/// The dotted path of the key whose value starts at byte `at`, e.g.
+/// `tracking.min_hits` (serde reports a wrong value at the value, not at its key).
+pub fn key_path_of_value(doc: &DeTable<'_>, at: usize) -> Option<String> {
+    fn walk(t: &DeTable<'_>, at: usize, prefix: &str) -> Option<String> {
+        for (k, v) in t.iter() {
+            let name = if prefix.is_empty() {
+                k.get_ref().to_string()
+            } else {
+                format!("{prefix}.{}", k.get_ref())
+            };
+            match v.get_ref() {
+                DeValue::Table(inner) => {
+                    if let Some(p) = walk(inner, at, &name) {
+                        return Some(p);
+                    }
+                }
+                _ if v.span().start == at => return Some(name),
+                _ => {}
             }
         }
         None
@@ -205,6 +343,35 @@ mod tests {
     }
 
     #[test]
+    fn limits_refuse_non_numbers_and_say_the_range_in_words() {
+        let l = Limit::new("a.b", 0.0, 1.0, "", "what it does").above_min();
+        assert_eq!(l.check(0.5f32), None);
+        assert_eq!(l.check(1u32), None);
+        for bad in [
+            0.0,
+            -1.0,
+            1.5,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e308,
+        ] {
+            assert!(l.check(bad).is_some(), "{bad}");
+        }
+        assert_eq!(
+            l.check(1e308).unwrap(),
+            "a.b = 1e308 is outside (0, 1]; use a number above 0 and at most 1 (what it does)"
+        );
+        let ms = Limit::new("t", 0.0, 60_000.0, " ms", "x").below_max();
+        assert_eq!(ms.range(), "[0, 60000) ms");
+        assert!(
+            ms.check(f32::NAN)
+                .unwrap()
+                .starts_with("t = NaN is outside")
+        );
+    }
+
+    #[test]
     fn spans_lead_to_keys_and_back() {
         let text = "[smoothing]\ntau_ms = 300.0\nmargn = 0.1\n";
         let doc = parse_document(text).unwrap();
@@ -214,6 +381,15 @@ mod tests {
         assert_eq!(
             key_path_at(doc.get_ref(), at).as_deref(),
             Some("smoothing.margn")
+        );
+        // A key the file leaves out points at its table; a value at its key.
+        let s = value_span(doc.get_ref(), "smoothing.margin").unwrap();
+        assert_eq!(&text[s], "smoothing");
+        assert_eq!(value_span(doc.get_ref(), "tracking.min_hits"), None);
+        let at = text.find("300.0").unwrap();
+        assert_eq!(
+            key_path_of_value(doc.get_ref(), at).as_deref(),
+            Some("smoothing.tau_ms")
         );
         let e = parse_document("a = 1\nb = \n").unwrap_err();
         assert_eq!(e.line, 2, "{e}");

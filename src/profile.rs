@@ -148,6 +148,11 @@ pub fn resolve(spec: &str) -> Result<ProfileSource, String> {
         let p = PathBuf::from(spec);
         return if p.is_file() {
             Ok(ProfileSource::File(p))
+        } else if p.exists() {
+            Err(format!(
+                "wording profile {spec} is not a regular file (a folder, FIFO or device); \
+                 give the path of a .toml file (relative to the settings file) or a profile name"
+            ))
         } else {
             Err(format!(
                 "wording profile file {spec} not found; give the path of a .toml file \
@@ -193,11 +198,7 @@ impl Profile {
 
     /// Reads and checks a profile file.
     pub fn load(path: &Path) -> Result<Profile, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&crate::config::read_file(path)?, path)
     }
 
     /// Checks profile text; `path` names it in messages. Every problem is reported.
@@ -358,7 +359,7 @@ fn label(
                  the emotions: [{key}] is shown when none of them is sure enough)"
             )),
             ("min_confidence", DeValue::Float(_) | DeValue::Integer(_)) => {
-                let n = &text[v.span()];
+                let n = text.get(v.span()).unwrap_or_default();
                 match n.replace('_', "").parse::<f32>() {
                     Ok(x) if (0.0..=1.0).contains(&x) => style.min_confidence = Some(x),
                     _ => bad(format!(
@@ -440,7 +441,7 @@ fn caption_problems(
             ),
         ));
     }
-    let raw = &text[span.clone()];
+    let raw = text.get(span.clone()).unwrap_or_default();
     for c in missing_glyphs(caption) {
         // Point at the character itself when it is written as is (not escaped).
         let at = raw.find(c).map_or(span.start, |i| span.start + i);
@@ -468,6 +469,34 @@ mod tests {
             assert_eq!(p.labels.len(), KEYS.len(), "{name}");
             let classes: Vec<String> = CLASS_KEYS.iter().map(|s| s.to_string()).collect();
             p.check_classes(&classes).unwrap();
+        }
+    }
+
+    /// Issue 21: every number in a profile has a range; `nan` and `inf` are not in it.
+    #[test]
+    fn a_min_confidence_that_is_not_a_number_from_0_to_1_is_refused_at_its_place() {
+        let (_, en) = BUILT_IN[1];
+        for bad in ["nan", "inf", "-inf", "-1", "1.01", "1e308", "4294967295"] {
+            let text = en.replacen(
+                "min_confidence = 0.53",
+                &format!("min_confidence = {bad}"),
+                1,
+            );
+            let line = text
+                .lines()
+                .position(|l| l.ends_with(&format!("= {bad}")))
+                .unwrap()
+                + 1;
+            let err = Profile::parse(&text, Path::new("p.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "p.toml:{line}:18: min_confidence = {bad} in [happiness]"
+                )),
+                "{bad}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
         }
     }
 

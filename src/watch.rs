@@ -7,10 +7,11 @@
 //! not validate is reported once and never replaces the last good version, so a
 //! typo in a session cannot blank the wearer's captions.
 
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, read_bytes};
 
 /// Checks a file text and builds what the loop uses (e.g. [`crate::profile::Profile`]).
 pub type Parse<T> = fn(&str, &Path) -> Result<T, ConfigError>;
@@ -33,24 +34,23 @@ pub struct ConfigWatcher<T> {
     parse: Parse<T>,
     every: Duration,
     next: Instant,
-    seen: Option<Vec<u8>>,
+    /// The last version looked at: its bytes, or why it could not be read (so one
+    /// problem is reported once, and a different one again).
+    seen: Result<Vec<u8>, String>,
 }
 
 impl<T> ConfigWatcher<T> {
     /// Reads and checks the file now; the watcher then reports changes from this
     /// version on (so an edit between loading and watching is not missed).
     pub fn open(path: &Path, parse: Parse<T>) -> Result<(Self, T), ConfigError> {
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = read_bytes(path)?;
         let value = parse(&String::from_utf8_lossy(&bytes), path)?;
         let watcher = ConfigWatcher {
             path: path.to_owned(),
             parse,
             every: Duration::from_millis(250),
             next: Instant::now(),
-            seen: Some(bytes),
+            seen: Ok(bytes),
         };
         Ok((watcher, value))
     }
@@ -78,25 +78,44 @@ impl<T> ConfigWatcher<T> {
         self.check()
     }
 
-    /// Looks at the file now.
+    /// Looks at the file now. Never blocks: the file is read through
+    /// [`read_bytes`], which refuses anything but a regular file of bounded size
+    /// (a FIFO put in its place would otherwise block the frame loop for good).
     pub fn check(&mut self) -> Reload<T> {
-        let bytes = std::fs::read(&self.path).ok();
-        if bytes == self.seen {
+        let read = read_bytes(&self.path).map_err(|e| match e {
+            ConfigError::Read { path, source } if source.kind() == ErrorKind::NotFound => {
+                ConfigError::Read {
+                    path,
+                    source: std::io::Error::new(
+                        ErrorKind::NotFound,
+                        "the file is gone; the last good version stays in use",
+                    ),
+                }
+            }
+            ConfigError::Invalid { path, message } => ConfigError::Invalid {
+                path,
+                message: format!("{message}; the last good version stays in use"),
+            },
+            other => other,
+        });
+        let same = match (&read, &self.seen) {
+            (Ok(b), Ok(seen)) => b == seen,
+            (Err(e), Err(seen)) => e.to_string() == *seen,
+            _ => false,
+        };
+        if same {
             return Reload::Unchanged;
         }
-        self.seen = bytes.clone();
-        match bytes {
-            Some(b) => match (self.parse)(&String::from_utf8_lossy(&b), &self.path) {
+        self.seen = match &read {
+            Ok(b) => Ok(b.clone()),
+            Err(e) => Err(e.to_string()),
+        };
+        match read {
+            Ok(b) => match (self.parse)(&String::from_utf8_lossy(&b), &self.path) {
                 Ok(v) => Reload::Loaded(v),
                 Err(e) => Reload::Invalid(e),
             },
-            None => Reload::Invalid(ConfigError::Read {
-                path: self.path.clone(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "the file is gone; the last good version stays in use",
-                ),
-            }),
+            Err(e) => Reload::Invalid(e),
         }
     }
 }
@@ -139,6 +158,62 @@ mod tests {
         ));
         std::fs::write(&f, "3").unwrap();
         assert!(matches!(w.check(), Reload::Loaded(3)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A FIFO in place of the watched file (issue 21): `open(2)` on it would block
+    /// until a writer came, freezing the frame loop; the watcher refuses it at once,
+    /// keeps the last good version, and takes a valid file again when it returns.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_in_place_of_the_file_is_refused_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("emocue-watch-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("n.txt");
+        std::fs::write(&f, "1").unwrap();
+        let (w, _) = ConfigWatcher::open(&f, number).unwrap();
+        let mut w = w.with_interval(Duration::ZERO);
+        std::fs::remove_file(&f).unwrap();
+        let c = std::ffi::CString::new(f.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+        let t0 = Instant::now();
+        match w.poll() {
+            Reload::Invalid(e) => {
+                let msg = e.to_string();
+                assert!(msg.contains("FIFO") && msg.contains("n.txt"), "{msg}");
+                assert!(msg.contains("last good version"), "{msg}");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert!(matches!(w.poll(), Reload::Unchanged), "reported once");
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+        // The same refusal when the watch starts on a FIFO.
+        assert!(matches!(
+            ConfigWatcher::open(&f, number),
+            Err(ConfigError::Invalid { .. })
+        ));
+        std::fs::remove_file(&f).unwrap();
+        std::fs::write(&f, "4").unwrap();
+        assert!(matches!(w.poll(), Reload::Loaded(4)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_over_the_size_limit_is_refused_before_it_is_read() {
+        let dir = std::env::temp_dir().join(format!("emocue-watch-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("n.txt");
+        std::fs::write(&f, "5").unwrap();
+        let (w, _) = ConfigWatcher::open(&f, number).unwrap();
+        let mut w = w.with_interval(Duration::ZERO);
+        let big = std::fs::File::create(&f).unwrap();
+        big.set_len(crate::config::MAX_FILE_BYTES + 1).unwrap();
+        match w.poll() {
+            Reload::Invalid(e) => assert!(e.to_string().contains("limit"), "{e}"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        std::fs::write(&f, "6").unwrap();
+        assert!(matches!(w.poll(), Reload::Loaded(6)));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -376,20 +376,35 @@ impl Default for CameraOptions {
 }
 
 impl CameraOptions {
-    /// Range checks for `check-config`.
+    /// Range checks for `check-config`: the first of [`CameraOptions::problems`].
     pub fn validate(&self) -> Result<(), String> {
+        match self.problems().into_iter().next() {
+            Some(p) => Err(p),
+            None => Ok(()),
+        }
+    }
+
+    /// Every value outside its range, one message each, starting with the dotted
+    /// key (the settings file points at its line). A size the camera cannot have
+    /// or a rate of `nan` would otherwise fail only when the camera opens.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
         for (name, v) in [("camera.width", self.width), ("camera.height", self.height)] {
             if !(16..=8192).contains(&v) {
-                return Err(format!("{name} = {v} must be 16 to 8192 pixels"));
+                out.push(format!(
+                    "{name} = {v} is outside [16, 8192] px; use a whole number from 16 to \
+                     8192 px (the frame size to ask the camera for)"
+                ));
             }
         }
         if !(self.fps.is_finite() && self.fps > 0.0 && self.fps <= 1000.0) {
-            return Err(format!(
-                "camera.fps = {} must be above 0 and at most 1000",
+            out.push(format!(
+                "camera.fps = {:?} is outside (0, 1000] frames/s; use a number above 0 and at \
+                 most 1000 frames/s (the frame rate to ask the camera for)",
                 self.fps
             ));
         }
-        Ok(())
+        out
     }
 
     /// The mode to ask for.

@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::diag::Limit;
+
 /// A colour written `"#rrggbb"` or `"#rrggbbaa"` in the settings file, so it can be
 /// copied from any colour picker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,33 +119,78 @@ impl OverlayOptions {
         }
     }
 
-    /// Range checks serde cannot express.
+    /// Range checks serde cannot express: the first of [`OverlayOptions::problems`].
     pub fn validate(&self) -> Result<(), String> {
-        let nonneg = |name: &str, v: f32| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(format!("overlay.{name} must be a number >= 0, got {v}"))
-            }
-        };
-        nonneg("caption_px", self.caption_px)?;
-        nonneg("caption_deg", self.caption_deg)?;
-        nonneg("motion_tau_ms", self.motion_tau_ms)?;
-        if !(self.fov_deg > 0.0 && self.fov_deg < 180.0) {
-            return Err(format!(
-                "overlay.fov_deg must be in (0, 180), got {}",
-                self.fov_deg
-            ));
+        match self.problems().into_iter().next() {
+            Some(p) => Err(p),
+            None => Ok(()),
         }
-        if !(self.max_width_em.is_finite() && self.max_width_em >= 2.0) {
-            return Err(format!(
-                "overlay.max_width_em must be at least 2, got {}",
-                self.max_width_em
-            ));
-        }
-        Ok(())
+    }
+
+    /// Every value outside its range ([`LIMITS`]), one message each, starting with
+    /// the dotted key so the settings file can point at its line.
+    pub fn problems(&self) -> Vec<String> {
+        let [
+            caption_px,
+            caption_deg,
+            fov_deg,
+            max_width_em,
+            motion_tau_ms,
+        ] = &LIMITS;
+        [
+            caption_px.check(self.caption_px),
+            caption_deg.check(self.caption_deg),
+            fov_deg.check(self.fov_deg),
+            max_width_em.check(self.max_width_em),
+            motion_tau_ms.check(self.motion_tau_ms),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
+
+/// Allowed ranges of the `[overlay]` numbers. The upper bounds keep a glyph inside
+/// the 1024-texel atlas and a caption on a screen.
+pub const LIMITS: [Limit; 5] = [
+    Limit::new(
+        "overlay.caption_px",
+        0.0,
+        512.0,
+        " px",
+        "caption text size; 0 picks 1/18 of the screen height",
+    ),
+    Limit::new(
+        "overlay.caption_deg",
+        0.0,
+        10.0,
+        " degrees",
+        "caption text size as a visual angle; 0 uses caption_px",
+    ),
+    Limit::new(
+        "overlay.fov_deg",
+        0.0,
+        180.0,
+        " degrees",
+        "the display's horizontal field of view",
+    )
+    .above_min()
+    .below_max(),
+    Limit::new(
+        "overlay.max_width_em",
+        2.0,
+        100.0,
+        "",
+        "where captions wrap, in multiples of the text size",
+    ),
+    Limit::new(
+        "overlay.motion_tau_ms",
+        0.0,
+        10_000.0,
+        " ms",
+        "the time constant of caption motion; larger is steadier and slower",
+    ),
+];
 
 #[cfg(test)]
 mod tests {
