@@ -1,6 +1,7 @@
 //! `emocue bench`: single-thread throughput and latency of each stage and of the whole
 //! pipeline, on the bundled sample clip scaled to 640x480. Key names are documented in
-//! docs/performance.md and shared with `training/bench_onnxruntime.py`.
+//! docs/performance.md and shared with `training/bench_onnxruntime.py`. `--soak`
+//! replays a long looped clip instead and watches resident memory ([`soak`]).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -22,12 +23,13 @@ pub fn measure(
     items_per_call: usize,
     mut f: impl FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<Value> {
+    let budget = Duration::try_from_secs_f64(secs)
+        .map_err(|_| anyhow::anyhow!("{secs} is not a number of seconds to measure for"))?;
     for _ in 0..3 {
         f()?;
     }
     let mut lat = Vec::new();
     let start = Instant::now();
-    let budget = Duration::from_secs_f64(secs);
     while start.elapsed() < budget || lat.len() < 5 {
         let t = Instant::now();
         f()?;
@@ -45,8 +47,19 @@ pub fn measure(
 
 /// Peak resident memory of this process in MiB (Linux), if known.
 pub fn peak_rss_mib() -> Option<f64> {
+    proc_status_mib("VmHWM:")
+}
+
+/// Resident memory of this process now, MiB (Linux), if known: what a soak watches
+/// for growth, since the peak hides a slow leak behind the model-loading peak.
+pub fn rss_mib() -> Option<f64> {
+    proc_status_mib("VmRSS:")
+}
+
+/// A `kB` line of /proc/self/status, in MiB to one decimal.
+fn proc_status_mib(key: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some((kb / 1024.0 * 10.0).round() / 10.0)
 }
@@ -80,10 +93,13 @@ pub struct BenchOptions {
 pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
     let secs = opts.seconds;
     let frames = sample_frames()?;
+    let first = frames
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("the sample clip samples/astronaut has no frames"))?;
     let mut out = Map::new();
-    let luma = frames[0].luma();
+    let luma = first.luma();
     let mut pipeline = Pipeline::new(config.clone())?;
-    let dets = pipeline.detector_mut().detect(&frames[0])?;
+    let dets = pipeline.detector_mut().detect(first)?;
     let det = dets
         .first()
         .ok_or_else(|| anyhow::anyhow!("no face in the sample frame"))?
@@ -204,11 +220,14 @@ fn render(
         }
     };
     out.insert("render_adapter".into(), json!(r.adapter()));
+    let Some(first) = frames.first() else {
+        return Ok(());
+    };
     for (key, n) in [(keys[0], 1), (keys[1], 4)] {
         let mut t = 0.0;
         let m = measure(secs, 1, || {
             t += 40.0;
-            r.render(&frames[0].image, &bench_scene(n, t))
+            r.render(&first.image, &bench_scene(n, t))
                 .map(|_| ())
                 .map_err(Into::into)
         })?;
@@ -308,4 +327,204 @@ pub fn profile_model(path: &Path, batch: usize, secs: f64) -> anyhow::Result<Val
         "nodes": nodes.iter().map(|(n, o, ms)| json!({"node": n, "op": o, "ms": r3(*ms), "share": r3(ms / total)})).collect::<Vec<_>>(),
         "ops": ops,
     }))
+}
+
+/// What `emocue bench --soak` replays.
+#[derive(Clone, Debug)]
+pub struct SoakOptions {
+    /// Minutes of video.
+    pub minutes: f64,
+    /// Frame rate of the clip's timestamps (frames are not paced: it runs flat out).
+    pub fps: f64,
+}
+
+/// The soak clip, in memory: the sample's frames at 640x480 and then a second of
+/// empty frames, over and over, so each loop ends a track and starts a new one (any
+/// per-face state that is never freed shows up as growth).
+struct LoopClip {
+    frames: Vec<image::RgbImage>,
+    next: u64,
+    total: u64,
+    fps: f64,
+}
+
+impl source::FrameSource for LoopClip {
+    fn next_frame(&mut self) -> Result<Option<Frame>, source::SourceError> {
+        if self.next >= self.total || self.frames.is_empty() {
+            return Ok(None);
+        }
+        let i = self.next;
+        self.next += 1;
+        let k = (i % self.frames.len() as u64) as usize;
+        Ok(self
+            .frames
+            .get(k)
+            .map(|img| Frame::new(i, i as f64 * 1000.0 / self.fps, img.clone())))
+    }
+
+    fn fps(&self) -> f64 {
+        self.fps
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "soak clip: the sample looped, {} frames at {} fps",
+            self.total, self.fps
+        )
+    }
+}
+
+/// Counts the lines and bytes written through it, keeping none: the soak's event
+/// sink (the count proves every frame's line was written).
+#[derive(Debug, Default)]
+pub struct LineCounter {
+    lines: std::cell::Cell<u64>,
+    bytes: std::cell::Cell<u64>,
+}
+
+impl LineCounter {
+    /// Complete lines so far.
+    pub fn lines(&self) -> u64 {
+        self.lines.get()
+    }
+
+    /// Bytes so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.get()
+    }
+}
+
+impl std::io::Write for &LineCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.lines.set(self.lines.get() + n);
+        self.bytes.set(self.bytes.get() + buf.len() as u64);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Issue 21's soak: `opts.minutes` of video through the real pipeline, with latency
+/// in the event lines as `replay` writes them, flat out (no pacing). Resident memory
+/// (`VmRSS`) and its peak (`VmHWM`) are read after every minute of video and handed
+/// to `progress`; the report compares the first minute with the end. `stop` ends it
+/// early (a signal), with the report of what ran.
+pub fn soak(
+    config: &Config,
+    opts: &SoakOptions,
+    progress: &mut dyn FnMut(&str),
+    stop: &crate::replay::StopCheck<'_>,
+) -> anyhow::Result<Value> {
+    if !(opts.fps.is_finite() && opts.fps > 0.0 && opts.minutes.is_finite() && opts.minutes > 0.0) {
+        anyhow::bail!(
+            "a soak needs a positive length and frame rate, not {} minutes at {} fps",
+            opts.minutes,
+            opts.fps
+        );
+    }
+    let mut frames: Vec<image::RgbImage> = sample_frames()?.into_iter().map(|f| f.image).collect();
+    let (w, h) = frames.first().map_or((640, 480), |f| f.dimensions());
+    let gap = opts.fps.round().max(1.0) as usize;
+    frames.extend(std::iter::repeat_n(image::RgbImage::new(w, h), gap));
+    let per_minute = (opts.fps * 60.0).round().max(1.0) as u64;
+    let total = (opts.minutes * 60.0 * opts.fps).round().max(1.0) as u64;
+    let mut clip = LoopClip {
+        frames,
+        next: 0,
+        total,
+        fps: opts.fps,
+    };
+    let mut pipeline = Pipeline::new(config.clone())?;
+    let counter = LineCounter::default();
+    let mut sink = &counter;
+    let r1 = |x: f64| (x * 10.0).round() / 10.0;
+    let start = Instant::now();
+    let mut by_minute: Vec<Value> = Vec::new();
+    let mut last = (Instant::now(), 0u64);
+    let mut on_frame = |frame: &Frame,
+                        _: &crate::pipeline::FrameResult,
+                        _: &[crate::render::Notice]| {
+        let done = frame.index + 1;
+        if done.is_multiple_of(per_minute) || done == total {
+            let (t, f) = last;
+            let fps = (done - f) as f64 / t.elapsed().as_secs_f64().max(1e-9);
+            last = (Instant::now(), done);
+            let m = json!({
+                "minute": r1(done as f64 / per_minute as f64),
+                "frames": done,
+                "event_lines": counter.lines(),
+                "rss_mib": rss_mib(),
+                "peak_rss_mib": peak_rss_mib(),
+                "frames_per_s": r1(fps),
+            });
+            progress(&format!(
+                "minute {} of {}: {} frames, {} event lines, resident {} MiB, peak {} MiB, {:.1} frames/s",
+                m["minute"],
+                opts.minutes,
+                done,
+                counter.lines(),
+                m["rss_mib"],
+                m["peak_rss_mib"],
+                fps
+            ));
+            by_minute.push(m);
+        }
+        Ok(())
+    };
+    let summary = crate::replay::replay_until(
+        &mut pipeline,
+        &mut clip,
+        Some(&mut sink),
+        true,
+        &mut on_frame,
+        stop,
+    )?;
+    let wall = start.elapsed().as_secs_f64();
+    let first = by_minute.first().cloned().unwrap_or(Value::Null);
+    let mut v = json!({
+        "video_minutes": r1(summary.frames as f64 / per_minute as f64),
+        "fps": opts.fps,
+        "frames": summary.frames,
+        "event_lines": counter.lines(),
+        "event_bytes": counter.bytes(),
+        "tracks": summary.tracks,
+        "frames_with_face": summary.frames_with_face,
+        "rss_mib": {"after_first_minute": first["rss_mib"], "end": rss_mib()},
+        "peak_rss_mib": {"after_first_minute": first["peak_rss_mib"], "end": peak_rss_mib()},
+        "wall_s": r1(wall),
+        "frames_per_s": r1(summary.frames as f64 / wall.max(1e-9)),
+        "by_minute": by_minute,
+    });
+    if let Some(why) = &summary.stopped {
+        v["stopped"] = json!(why);
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn the_line_counter_counts_complete_lines_and_bytes() {
+        let c = LineCounter::default();
+        let mut w = &c;
+        w.write_all(b"{\"frame\":0}\n{\"fr").unwrap();
+        assert_eq!((c.lines(), c.bytes()), (1, 16));
+        w.write_all(b"ame\":1}\n").unwrap();
+        assert_eq!((c.lines(), c.bytes()), (2, 24));
+    }
+
+    #[test]
+    fn measure_refuses_a_length_a_duration_cannot_hold() {
+        for secs in [1e308, f64::NAN, -1.0] {
+            assert!(measure(secs, 1, || Ok(())).is_err(), "{secs}");
+        }
+        let v = measure(0.01, 2, || Ok(())).unwrap();
+        assert!(v["calls"].as_u64().unwrap() >= 5);
+    }
 }

@@ -2,6 +2,8 @@
 //! file for `classify`. Schemas are in docs/events.md. Numbers are rounded so the
 //! same input gives the same bytes.
 
+use std::io::Write;
+
 use serde_json::{Map, Value, json};
 
 use crate::detect::{Detection, KEYPOINT_NAMES, Rect};
@@ -95,4 +97,50 @@ pub fn frame_event(labels: &[String], fr: &FrameResult, timing: bool) -> Value {
         );
     }
     Value::Object(m)
+}
+
+/// Writes `doc` and a newline to `out` in one `write_all`, through `buf` (reused
+/// between lines): a stop or a crash between writes leaves only whole lines, where
+/// serialising piecemeal into a buffered writer can flush half a line.
+pub fn write_line(out: &mut dyn Write, doc: &Value, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    buf.clear();
+    serde_json::to_writer(&mut *buf, doc)?;
+    buf.push(b'\n');
+    out.write_all(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records the size of every `write` call it gets.
+    #[derive(Default)]
+    struct Calls(Vec<Vec<u8>>);
+
+    impl Write for Calls {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_is_handed_on_in_one_write_ending_in_a_newline() {
+        let mut out = Calls::default();
+        let mut buf = Vec::new();
+        let doc = json!({"frame": 1, "faces": [{"track": 2, "caption": "looks happy"}]});
+        write_line(&mut out, &doc, &mut buf).unwrap();
+        write_line(&mut out, &json!({"frame": 2}), &mut buf).unwrap();
+        assert_eq!(out.0.len(), 2, "one write per line");
+        for w in &out.0 {
+            assert_eq!(w.iter().filter(|&&b| b == b'\n').count(), 1);
+            assert!(w.ends_with(b"\n"));
+            serde_json::from_slice::<Value>(w).unwrap();
+        }
+        assert_eq!(out.0[1], b"{\"frame\":2}\n");
+    }
 }

@@ -1,4 +1,11 @@
 //! The `emocue` command line.
+//!
+//! Output never panics: a closed pipe on stdout (`| head`) ends the command quietly
+//! with status 0, another write error (a full disk) names the output and exits 1,
+//! and notes on stderr are dropped rather than fatal when stderr is gone. SIGINT,
+//! SIGTERM and SIGHUP stop `replay`, `run` and `record` at a frame boundary with
+//! their output complete; the process then ends by that signal (docs/events.md,
+//! "Shutdown and pipes").
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -14,6 +21,14 @@ use emocue::events::{box_json, probs_json};
 use emocue::pipeline::{Pipeline, resolve_model};
 use emocue::source::{self, IMAGE_FORMATS, is_image};
 use emocue::still::{self, Look};
+
+/// `eprintln!` that never panics: a note on a closed stderr is dropped (a pipeline
+/// `2>&1 | head` closes it) instead of killing a run whose output is still wanted.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 /// Facial-expression captions for head-mounted displays.
 #[derive(Parser)]
@@ -103,7 +118,7 @@ enum Cmd {
         /// stderr, and as JSON on stdout at the end.
         #[arg(long)]
         stats: bool,
-        /// Stop after this many seconds (default: run until Ctrl-C).
+        /// Stop after this many seconds, at most a week (default: run until Ctrl-C).
         #[arg(long, value_name = "N", value_parser = positive_seconds)]
         seconds: Option<f64>,
         /// Show the overlay in a window, paced to the clip's frame rate (Esc quits).
@@ -129,7 +144,7 @@ enum Cmd {
         /// The clip to write.
         #[arg(long, value_name = "CLIP.y4m")]
         out: PathBuf,
-        /// How long to record.
+        /// How long to record, seconds (at most a week; Ctrl-C ends it sooner).
         #[arg(long, value_name = "N", value_parser = positive_seconds)]
         seconds: f64,
         /// Settings file (TOML), for the camera mode.
@@ -141,8 +156,8 @@ enum Cmd {
         /// Print JSON (keys in docs/performance.md) instead of a table.
         #[arg(long)]
         json: bool,
-        /// Seconds per measurement.
-        #[arg(long, default_value_t = 3.0)]
+        /// Seconds per measurement (at most 3600).
+        #[arg(long, default_value_t = 3.0, value_parser = bench_seconds)]
         seconds: f64,
         /// Settings file (TOML).
         #[arg(long, value_name = "FILE")]
@@ -161,6 +176,18 @@ enum Cmd {
         /// With --profile: images per call for a classifier (the app uses 1).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         batch: u16,
+        /// Soak test instead of timing stages: replay a long clip (the sample looped,
+        /// with a second without a face each loop) as fast as it goes, reporting
+        /// resident memory after the first minute of video and at the end, and the
+        /// event lines written (docs/performance.md, "Soak").
+        #[arg(long, conflicts_with_all = ["profile", "classifier_only", "model"])]
+        soak: bool,
+        /// With --soak: minutes of video (at most 1440).
+        #[arg(long, default_value_t = 10.0, value_parser = soak_minutes, requires = "soak")]
+        minutes: f64,
+        /// With --soak: the clip's frame rate (at most 120).
+        #[arg(long, default_value_t = 15.0, value_parser = soak_fps, requires = "soak")]
+        fps: f64,
     },
     /// Validate a settings file (and the wording profile it selects) or a wording
     /// profile (told apart by content): exit 0 when valid, 1 with every mistake as
@@ -198,11 +225,84 @@ fn screen_size(s: &str) -> Result<(u32, u32), String> {
     }
 }
 
-fn positive_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("{s:?} is not a positive number of seconds")),
+/// The longest `run --seconds` and `record --seconds`: a week. Longer is a typo, and a
+/// bounded length always converts to a `Duration` and a deadline.
+const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// A number in `(0, max]`, or a message naming the value, the range and the option.
+fn bounded(s: &str, max: f64, what: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= max => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a positive number of {what} up to {max}"
+        )),
     }
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    bounded(s, MAX_SECONDS, "seconds")
+        .map_err(|e| format!("{e} (one week); leave `run --seconds` out to run until Ctrl-C"))
+}
+
+fn bench_seconds(s: &str) -> Result<f64, String> {
+    bounded(s, 3600.0, "seconds")
+}
+
+fn soak_minutes(s: &str) -> Result<f64, String> {
+    bounded(s, 1440.0, "minutes")
+}
+
+fn soak_fps(s: &str) -> Result<f64, String> {
+    bounded(s, 120.0, "frames per second")
+}
+
+/// Writes one line to stdout, flushed; the error names stdout and keeps the error's
+/// kind, so a closed pipe is still told apart from a full disk.
+fn say(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| named(e, "standard output"))?;
+    Ok(())
+}
+
+/// `e` with the output it happened on in its message, same kind.
+fn named(e: std::io::Error, output: &str) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("cannot write to {output}: {e}"))
+}
+
+/// An output that names itself in its errors ("cannot write to out.jsonl: No space
+/// left on device"); the error keeps its kind for [`is_broken_pipe`].
+struct Named<W> {
+    inner: W,
+    name: String,
+}
+
+impl<W: Write> Write for Named<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).map_err(|e| named(e, &self.name))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| named(e, &self.name))
+    }
+}
+
+/// True when the reader of our output went away (`| head -1`): Unix tools then stop
+/// quietly with status 0 instead of reporting an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The stop check of a replay: the name of the stop signal that came, if one did.
+fn stopped_by_signal() -> Option<String> {
+    emocue::live::stop_signal().map(|s| s.name().to_string())
 }
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
@@ -214,10 +314,14 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("emocue: error: {}", emocue::diag::error_chain(&e));
+    let result = run(cli);
+    match (result, emocue::live::stop_signal()) {
+        // Stopped by a signal with everything written: end by that signal.
+        (Ok(_), Some(sig)) => emocue::live::exit_by_signal(sig),
+        (Ok(code), None) => code,
+        (Err(e), _) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        (Err(e), _) => {
+            note!("emocue: error: {}", emocue::diag::error_chain(&e));
             ExitCode::FAILURE
         }
     }
@@ -251,18 +355,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 fps: src.fps(),
             };
             let mut rendered = render_output(targets, render_mode, overlay)?;
-            eprintln!("emocue: replaying {}", src.describe());
-            let stdout = std::io::stdout();
-            let mut sink: Option<Box<dyn Write>> = match &events {
-                Some(p) if p.as_os_str() == "-" => Some(Box::new(BufWriter::new(stdout.lock()))),
-                Some(p) => Some(Box::new(BufWriter::new(
-                    std::fs::File::create(p)
-                        .with_context(|| format!("cannot create {}", p.display()))?,
-                ))),
-                None if summary => None,
-                None => Some(Box::new(BufWriter::new(stdout.lock()))),
+            note!("emocue: replaying {}", src.describe());
+            let stdout = || {
+                Box::new(Named {
+                    inner: BufWriter::new(std::io::stdout().lock()),
+                    name: "standard output".into(),
+                }) as Box<dyn Write>
             };
-            let result = emocue::replay::replay_with(
+            let mut sink: Option<Box<dyn Write>> = match &events {
+                Some(p) if p.as_os_str() == "-" => Some(stdout()),
+                Some(p) => Some(Box::new(Named {
+                    inner: BufWriter::new(
+                        std::fs::File::create(p)
+                            .with_context(|| format!("cannot create {}", p.display()))?,
+                    ),
+                    name: p.display().to_string(),
+                })),
+                None if summary => None,
+                None => Some(stdout()),
+            };
+            // From here a stop signal ends the replay after the frame in hand.
+            emocue::live::stop_on_signal();
+            let result = emocue::replay::replay_until(
                 &mut pipeline,
                 src.as_mut(),
                 sink.as_deref_mut().map(|w| w as &mut dyn Write),
@@ -276,19 +390,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         None => Ok(()),
                     }
                 },
+                &stopped_by_signal,
             );
-            if let Some(mut s) = sink {
-                s.flush()?; // keep what was written even when a later frame failed
-            }
+            // Keep what was written even when a later frame failed; the replay's own
+            // error comes first when both failed.
+            let flushed = sink.as_mut().map_or(Ok(()), |s| s.flush());
             let sum = result?;
+            flushed?;
             if let Some(r) = rendered {
-                eprintln!("emocue: {}", r.finish()?);
+                note!("emocue: {}", r.finish()?);
+            }
+            if let Some(why) = &sum.stopped {
+                note!(
+                    "emocue: stopped by {why} after {} frames; {}",
+                    sum.frames,
+                    match &events {
+                        Some(p) if p.as_os_str() != "-" =>
+                            format!("{} holds their {} complete lines", p.display(), sum.frames),
+                        _ => "every event line written is complete".into(),
+                    }
+                );
             }
             if summary {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&sum.to_json(!no_timing))?
-                );
+                say(serde_json::to_string_pretty(&sum.to_json(!no_timing))?)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -306,21 +430,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let named = device.is_some() || cfg.camera.device != Config::default().camera.device;
             let device = device.unwrap_or_else(|| cfg.camera.device.clone());
             if named || device.exists() {
+                let duration = seconds
+                    .map(std::time::Duration::try_from_secs_f64)
+                    .transpose()
+                    .context("--seconds is out of range; pass at most 604800 (one week)")?;
                 let opts = emocue::live::LiveOptions {
-                    duration: seconds.map(std::time::Duration::from_secs_f64),
+                    duration,
                     stats_every: stats.then_some(std::time::Duration::from_secs(5)),
                     window: window.then_some(emocue::render::window::WindowOptions { monitor }),
                     ..Default::default()
                 };
                 let report = emocue::live::run_camera(&device, cfg, &opts)?;
-                eprintln!("emocue: {}", report.line());
+                note!("emocue: {}", report.line());
+                if let Some(sig) = report.stopped {
+                    note!("emocue: stopped by {sig}");
+                }
                 if stats {
-                    println!("{}", serde_json::to_string_pretty(&report.to_json(true))?);
+                    say(serde_json::to_string_pretty(&report.to_json(true))?)?;
                 }
                 return Ok(ExitCode::SUCCESS);
             }
             let sample = emocue::bundled_path("samples/astronaut");
-            eprintln!(
+            note!(
                 "emocue: no camera at {}; replaying the bundled sample clip {}",
                 device.display(),
                 sample.display()
@@ -333,7 +464,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
             let mut pipeline = Pipeline::new(cfg)?;
             let mut src = source::open(&sample, 15.0)?;
-            let sum = emocue::replay::replay_with(
+            emocue::live::stop_on_signal();
+            let sum = emocue::replay::replay_until(
                 &mut pipeline,
                 src.as_mut(),
                 None,
@@ -342,8 +474,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Some(w) => w.frame(frame, fr, notices),
                     None => Ok(()),
                 },
+                &stopped_by_signal,
             )?;
-            println!("{}", serde_json::to_string_pretty(&sum.to_json(true))?);
+            if let Some(why) = &sum.stopped {
+                note!("emocue: stopped by {why} after {} frames", sum.frames);
+            }
+            say(serde_json::to_string_pretty(&sum.to_json(true))?)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Bench {
@@ -354,12 +490,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             classifier_only,
             profile,
             batch,
+            soak,
+            minutes,
+            fps,
         } => {
             let cfg = load_config(config.as_deref())?;
+            if soak {
+                let opts = emocue::bench::SoakOptions { minutes, fps };
+                emocue::live::stop_on_signal();
+                let v = emocue::bench::soak(
+                    &cfg,
+                    &opts,
+                    &mut |m| note!("emocue: soak: {m}"),
+                    &stopped_by_signal,
+                )?;
+                say(if json {
+                    serde_json::to_string(&v)?
+                } else {
+                    serde_json::to_string_pretty(&v)?
+                })?;
+                return Ok(ExitCode::SUCCESS);
+            }
             if profile {
                 let path = model.unwrap_or_else(|| resolve_model(&cfg.models.classifier));
                 let v = emocue::bench::profile_model(&path, usize::from(batch), seconds)?;
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                say(serde_json::to_string_pretty(&v)?)?;
                 return Ok(ExitCode::SUCCESS);
             }
             let opts = emocue::bench::BenchOptions {
@@ -369,26 +524,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let v = emocue::bench::run(&cfg, &opts)?;
             if json {
-                println!("{}", serde_json::to_string(&v)?);
+                say(serde_json::to_string(&v)?)?;
             } else if let Some(m) = v.as_object() {
-                println!(
+                say(format_args!(
                     "{:<28} {:>10} {:>9} {:>9}",
                     "measurement", "per s", "p50 ms", "p95 ms"
-                );
+                ))?;
                 for (k, r) in m.iter().filter(|(_, r)| r.is_object()) {
                     if let Some(why) = r.get("skipped") {
-                        println!("{k:<28} skipped: {}", why.as_str().unwrap_or_default());
+                        say(format_args!(
+                            "{k:<28} skipped: {}",
+                            why.as_str().unwrap_or_default()
+                        ))?;
                         continue;
                     }
-                    println!(
+                    say(format_args!(
                         "{k:<28} {:>10} {:>9} {:>9}",
                         r["per_s"], r["p50_ms"], r["p95_ms"]
-                    );
+                    ))?;
                 }
                 if let Some(a) = v.get("render_adapter").and_then(Value::as_str) {
-                    println!("render adapter: {a}");
+                    say(format_args!("render adapter: {a}"))?;
                 }
-                println!("peak memory: {} MiB, threads: 1", v["peak_rss_mib"]);
+                say(format_args!(
+                    "peak memory: {} MiB, threads: 1",
+                    v["peak_rss_mib"]
+                ))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -404,7 +565,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let request = load_config(config.as_deref())?.camera.request();
             let nodes = emocue::capture::video_nodes(Path::new("/dev"));
             if nodes.is_empty() {
-                eprintln!(
+                note!(
                     "emocue: no cameras found (no /dev/video* device nodes). Plug one in; if \
                      it is plugged in, check its driver is loaded (USB cameras: \
                      `lsmod | grep uvcvideo`), or in a container pass it through \
@@ -413,8 +574,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             for node in nodes {
                 match emocue::capture::v4l2::query(&node, &request) {
-                    Ok(info) => print!("{}", emocue::capture::describe_device(&info, &request)),
-                    Err(e) => println!("{}: {e}", node.display()),
+                    Ok(info) => {
+                        say(emocue::capture::describe_device(&info, &request)
+                            .trim_end_matches('\n'))?
+                    }
+                    Err(e) => say(format_args!("{}: {e}", node.display()))?,
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -433,7 +597,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let dev = emocue::capture::v4l2::V4l2Device::new(&device);
             let mut camera = emocue::capture::Camera::open(dev, settings)?;
-            eprintln!(
+            note!(
                 "emocue: recording {seconds} s of {} ({}) into {}",
                 device.display(),
                 camera.format(),
@@ -441,7 +605,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             let stop = emocue::live::stop_on_signal();
             let r = emocue::capture::record(&mut camera, &out, seconds, stop)?;
-            eprintln!(
+            if r.stopped {
+                let by = emocue::live::stop_signal().map_or("a stop request", |s| s.name());
+                note!("emocue: stopped by {by}; the clip holds every frame up to then");
+            }
+            note!(
                 "emocue: wrote {} frames in {:.1} s to {} ({} corrupt frames skipped); \
                  replay it with: emocue replay {}",
                 r.frames,
@@ -451,7 +619,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.display()
             );
             if let Some(e) = r.lost {
-                eprintln!("emocue: error: {e}; the clip ends there");
+                note!("emocue: error: {e}; the clip ends there");
                 return Ok(ExitCode::FAILURE);
             }
             Ok(ExitCode::SUCCESS)
@@ -471,7 +639,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sheet
                 .save(&out)
                 .with_context(|| format!("cannot write {}", out.display()))?;
-            eprintln!(
+            note!(
                 "emocue: wrote {} ({}x{}): every caption of \"{}\" ({})",
                 out.display(),
                 sheet.width(),
@@ -483,11 +651,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::CheckConfig { file } => match emocue::check::check(&file) {
             Ok(line) => {
-                println!("{line}");
+                say(line)?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
-                eprintln!("{e}");
+                note!("{e}");
                 Ok(ExitCode::FAILURE)
             }
         },
@@ -544,7 +712,7 @@ fn open_window(
         overlay.clone(),
         mode,
     )?;
-    eprintln!("emocue: window on {} (Esc quits)", window.adapter());
+    note!("emocue: window on {} (Esc quits)", window.adapter());
     Ok(Some(ReplayWindow {
         window,
         start: std::time::Instant::now(),
@@ -563,7 +731,7 @@ fn render_output(
         return Ok(None);
     }
     let renderer = emocue::render::Renderer::new(overlay, mode)?;
-    eprintln!("emocue: rendering on {}", renderer.adapter());
+    note!("emocue: rendering on {}", renderer.adapter());
     Ok(Some(emocue::render::output::RenderOutput::new(
         renderer, targets,
     )?))
@@ -634,7 +802,11 @@ fn classify(
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         )
     };
-    let mut out = BufWriter::new(out.lock());
+    let mut out = Named {
+        inner: BufWriter::new(out.lock()),
+        name: "standard output".into(),
+    };
+    let mut buf = Vec::new();
     for (file, problem) in files {
         bar.inc(1);
         let result = match problem {
@@ -653,16 +825,17 @@ fn classify(
             }
         };
         if json_out {
-            serde_json::to_writer(&mut out, &line)?;
-            writeln!(out)?;
+            emocue::events::write_line(&mut out, &line, &mut buf)?;
         } else {
-            writeln!(out, "{}", human(&line, &labels))?;
+            let mut text = human(&line, &labels);
+            text.push('\n');
+            out.write_all(text.as_bytes())?;
         }
     }
     out.flush()?;
     bar.finish_and_clear();
     if faceless > 0 {
-        eprintln!(
+        note!(
             "emocue: no face found in {faceless} of {read} images; if they are already \
              framed face crops, run with --crop"
         );
@@ -697,7 +870,7 @@ fn classify_one(
             json!({
                 "box": box_json(&f.rect),
                 "score": f.score.map(|s| (s as f64 * 1e4).round() / 1e4),
-                "label": labels[best],
+                "label": labels.get(best),
                 "probs": probs_json(&labels, &f.probs),
             })
         })
@@ -727,4 +900,37 @@ fn human(line: &Value, _labels: &[String]) -> String {
         })
         .collect();
     format!("{file}: {}", parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_bounded_to_a_week_with_the_limit_in_the_message() {
+        assert_eq!(positive_seconds("2.5"), Ok(2.5));
+        assert_eq!(positive_seconds("604800"), Ok(MAX_SECONDS));
+        for bad in ["1e308", "inf", "nan", "-1", "0", "604800.5", "ten"] {
+            let e = positive_seconds(bad).unwrap_err();
+            assert!(e.contains("up to 604800") && e.contains("one week"), "{e}");
+        }
+        assert!(soak_minutes("1441").is_err() && soak_fps("0").is_err());
+        assert!(bench_seconds("3600").is_ok() && bench_seconds("3601").is_err());
+    }
+
+    #[test]
+    fn a_broken_pipe_is_told_apart_from_other_write_errors() {
+        let pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let e = anyhow::Error::from(named(pipe, "standard output")).context("summary");
+        assert!(is_broken_pipe(&e));
+        let full = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let e = anyhow::Error::from(named(full, "out.jsonl"));
+        assert!(!is_broken_pipe(&e));
+        assert!(
+            e.to_string().starts_with("cannot write to out.jsonl: "),
+            "{e}"
+        );
+        let json = serde_json::Error::io(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(is_broken_pipe(&anyhow::Error::from(json)));
+    }
 }

@@ -30,6 +30,9 @@ pub struct Summary {
     pub tracks: u64,
     /// Per-frame stage latencies, ms.
     pub latency: BTreeMap<&'static str, Vec<f64>>,
+    /// Why the replay ended before the clip did ("SIGINT", "window closed"); `None`
+    /// when it played to the end.
+    pub stopped: Option<String>,
     last: BTreeMap<u64, (Shown, f64)>,
     frame_ms: f64,
 }
@@ -89,6 +92,9 @@ impl Summary {
             "caption_changes": self.caption_changes,
             "caption_changes_per_minute": if minutes > 0.0 { ((self.caption_changes as f64 / minutes) * 100.0).round() / 100.0 } else { 0.0 },
         });
+        if let Some(why) = &self.stopped {
+            v["stopped"] = json!(why);
+        }
         if timing {
             let lat: serde_json::Map<_, _> = self
                 .latency
@@ -126,6 +132,9 @@ pub struct Stopped;
 /// Called after each frame's event is written (the overlay renderer).
 pub type FrameHook<'a> = dyn FnMut(&Frame, &FrameResult, &[Notice]) -> anyhow::Result<()> + 'a;
 
+/// Asked before each frame: `Some(reason)` ends the replay there (a stop signal).
+pub type StopCheck<'a> = dyn Fn() -> Option<String> + 'a;
+
 /// [`replay`] that also hands every frame, its result and the pipeline's notices (a
 /// wording edit that did not load, `no_face`) to `on_frame` (the overlay renderer),
 /// after the frame's event is written, so it cannot change the events. An edited
@@ -133,21 +142,47 @@ pub type FrameHook<'a> = dyn FnMut(&Frame, &FrameResult, &[Notice]) -> anyhow::R
 pub fn replay_with(
     pipeline: &mut Pipeline,
     source: &mut dyn FrameSource,
-    mut events: Option<&mut dyn Write>,
+    events: Option<&mut dyn Write>,
     timing: bool,
     on_frame: &mut FrameHook<'_>,
 ) -> anyhow::Result<Summary> {
+    replay_until(pipeline, source, events, timing, on_frame, &|| None)
+}
+
+/// [`replay_with`] that asks `stop` before each frame and ends there, at a frame
+/// boundary, when it gives a reason (kept in [`Summary::stopped`]): every frame in
+/// the summary has its complete event line, and nothing after it was started.
+/// Each event line goes to `events` in a single `write_all`, so a writer that
+/// passes whole writes on (a `BufWriter` over a file) never leaves half a line.
+pub fn replay_until(
+    pipeline: &mut Pipeline,
+    source: &mut dyn FrameSource,
+    mut events: Option<&mut dyn Write>,
+    timing: bool,
+    on_frame: &mut FrameHook<'_>,
+    stop: &StopCheck<'_>,
+) -> anyhow::Result<Summary> {
     let labels = pipeline.labels().to_vec();
     let mut summary = Summary::new(source.fps());
-    while let Some(frame) = source.next_frame()? {
+    let mut line = Vec::with_capacity(4096);
+    loop {
+        if let Some(why) = stop() {
+            summary.stopped = Some(why);
+            break;
+        }
+        let Some(frame) = source.next_frame()? else {
+            break;
+        };
         let fr = pipeline.process(&frame)?;
         if let Some(out) = events.as_deref_mut() {
-            serde_json::to_writer(&mut *out, &frame_event(&labels, &fr, timing))?;
-            out.write_all(b"\n")?;
+            crate::events::write_line(out, &frame_event(&labels, &fr, timing), &mut line)?;
         }
         summary.add(&labels, &fr);
         match on_frame(&frame, &fr, &pipeline.notices(&fr)) {
-            Err(e) if e.is::<Stopped>() => break,
+            Err(e) if e.is::<Stopped>() => {
+                summary.stopped = Some("window closed".into());
+                break;
+            }
             other => other?,
         }
     }
