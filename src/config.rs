@@ -13,6 +13,7 @@ use crate::diag::{Problem, key_path_at, line_col, parse_document, suggest, value
 use crate::profile::{self, Profile};
 
 use crate::smooth::SmoothingOptions;
+use crate::speech::SpeechOptions;
 use crate::track::TrackerOptions;
 
 /// Everything the pipeline needs to know.
@@ -27,6 +28,8 @@ pub struct Config {
     pub tracking: TrackerOptions,
     /// Temporal smoothing and abstention.
     pub smoothing: SmoothingOptions,
+    /// Talking faces: more confidence for mouth-borne emotions.
+    pub speech: SpeechOptions,
     /// Which wording profile the captions use.
     pub captions: CaptionOptions,
     /// How the overlay draws captions (size, motion, colours).
@@ -229,6 +232,7 @@ impl Config {
         unit("detection.min_score", self.detection.min_score)?;
         unit("detection.nms_iou", self.detection.nms_iou)?;
         unit("smoothing.margin", self.smoothing.margin)?;
+        unit("smoothing.hold_margin", self.smoothing.hold_margin)?;
         unit(
             "smoothing.default_threshold",
             self.smoothing.default_threshold,
@@ -238,6 +242,7 @@ impl Config {
             ("tau_ms", s.tau_ms),
             ("min_dwell_ms", s.min_dwell_ms),
             ("min_visible_ms", s.min_visible_ms),
+            ("unsure_dwell_ms", s.unsure_dwell_ms),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!(
@@ -245,6 +250,14 @@ impl Config {
                 ));
             }
         }
+        if !(s.steadiness.is_finite() && (0.25..=4.0).contains(&s.steadiness)) {
+            return Err(format!(
+                "smoothing.steadiness = {} must be from 0.25 to 4 (1 = the defaults; \
+                 2 = twice as steady and about twice as slow)",
+                s.steadiness
+            ));
+        }
+        self.speech.validate()?;
         self.overlay.validate()?;
         self.camera.validate()?;
         if self.captions.profile.trim().is_empty() {
