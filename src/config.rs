@@ -15,6 +15,7 @@ use crate::diag::{
 use crate::profile::{self, Profile};
 
 use crate::smooth::SmoothingOptions;
+use crate::speech::SpeechOptions;
 use crate::track::TrackerOptions;
 
 /// Everything the pipeline needs to know.
@@ -29,6 +30,8 @@ pub struct Config {
     pub tracking: TrackerOptions,
     /// Temporal smoothing and abstention.
     pub smoothing: SmoothingOptions,
+    /// Talking faces: more confidence for mouth-borne emotions.
+    pub speech: SpeechOptions,
     /// Which wording profile the captions use.
     pub captions: CaptionOptions,
     /// How the overlay draws captions (size, motion, colours).
@@ -473,6 +476,25 @@ impl Config {
                 ));
             }
         }
+        let unit = |name: &str, v: f32| {
+            (!(v.is_finite() && (0.0..=1.0).contains(&v)))
+                .then(|| format!("{name} = {v} is outside [0, 1]; use a number from 0 to 1"))
+        };
+        out.extend(unit("smoothing.hold_margin", s.hold_margin));
+        if !(s.unsure_dwell_ms.is_finite() && (0.0..=10_000.0).contains(&s.unsure_dwell_ms)) {
+            out.push(format!(
+                "smoothing.unsure_dwell_ms = {} must be from 0 to 10000 milliseconds",
+                s.unsure_dwell_ms
+            ));
+        }
+        if !(s.steadiness.is_finite() && (0.25..=4.0).contains(&s.steadiness)) {
+            out.push(format!(
+                "smoothing.steadiness = {} must be from 0.25 to 4 (1 = the defaults; \
+                 2 = twice as steady and about twice as slow)",
+                s.steadiness
+            ));
+        }
+        out.extend(self.speech.validate().err());
         if self.captions.profile.trim().is_empty() {
             out.push("captions.profile is empty; name a wording profile, e.g. \"en\"".into());
         }

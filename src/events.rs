@@ -76,6 +76,7 @@ pub fn frame_event(labels: &[String], fr: &FrameResult, timing: bool) -> Value {
                     .map_or(Value::Null, |p| probs_json(labels, p)),
             );
             m.insert("smoothed".into(), probs_json(labels, &f.smoothed));
+            m.insert("talking".into(), json!(f.talking));
             m.insert("shown".into(), shown_json(labels, f.shown));
             m.insert("caption".into(), json!(f.caption));
             Value::Object(m)

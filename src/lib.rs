@@ -30,6 +30,7 @@ pub mod render;
 pub mod replay;
 pub mod smooth;
 pub mod source;
+pub mod speech;
 pub mod stats;
 pub mod still;
 pub mod track;

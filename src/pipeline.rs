@@ -17,6 +17,7 @@ use crate::onnx::ModelError;
 use crate::profile::{self, Profile, ProfileSource};
 use crate::render::{Notice, Rgba};
 use crate::smooth::{Shown, Smoother};
+use crate::speech::{MouthMotion, mouth_openness};
 use crate::track::Tracker;
 use crate::watch::{ConfigWatcher, Reload};
 
@@ -33,6 +34,9 @@ pub struct FaceResult {
     pub raw: Option<Vec<f32>>,
     /// Time-smoothed probabilities.
     pub smoothed: Vec<f32>,
+    /// The mouth moved like speech over the last second (`[speech]`), so mouth-borne
+    /// emotions needed more confidence.
+    pub talking: bool,
     /// Caption state.
     pub shown: Shown,
     /// Caption text, `None` when nothing is shown (also for a hidden emotion).
@@ -73,6 +77,9 @@ pub struct Pipeline {
     classifier: Classifier,
     tracker: Tracker,
     smoothers: HashMap<u64, Smoother>,
+    mouths: HashMap<u64, MouthMotion>,
+    /// Per class, what `[speech]` adds to its threshold while a face talks.
+    talking_extra: Vec<f32>,
     config: Config,
     profile: Profile,
     watcher: Option<ConfigWatcher<Profile>>,
@@ -114,11 +121,14 @@ impl Pipeline {
             .check_classes(classifier.labels())
             .map_err(|e| anyhow::anyhow!("wording profile: {e}"))?;
         config.smoothing.thresholds = wording.thresholds();
+        let talking_extra = config.speech.extra_for(classifier.labels());
         Ok(Pipeline {
             detector,
             classifier,
             tracker: Tracker::new(config.tracking.clone()),
             smoothers: HashMap::new(),
+            mouths: HashMap::new(),
+            talking_extra,
             config,
             profile: wording,
             watcher,
@@ -266,13 +276,26 @@ impl Pipeline {
         let labels = self.classifier.labels().to_vec();
         self.smoothers
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
+        self.mouths
+            .retain(|id, _| updates.iter().any(|u| u.id == *id));
         let mut faces = Vec::with_capacity(updates.len());
         for u in &updates {
+            let mouth = self.mouths.entry(u.id).or_default();
+            let openness = u
+                .detection
+                .and_then(|i| crops.get(i))
+                .and_then(|c| mouth_openness(c, spec.size));
+            let talking = mouth.update(t, openness, &self.config.speech);
             let sm = self
                 .smoothers
                 .entry(u.id)
                 .or_insert_with(|| Smoother::new(&self.config.smoothing, &labels));
-            let raw = u.detection.map(|i| probs[i].clone());
+            if talking {
+                sm.set_extra(&self.talking_extra, self.config.speech.extra_dwell_ms);
+            } else {
+                sm.set_extra(&[], 0.0);
+            }
+            let raw = u.detection.and_then(|i| probs.get(i).cloned());
             let shown = match &raw {
                 Some(p) => sm.update(t, p),
                 None => sm.tick(t),
@@ -284,6 +307,7 @@ impl Pipeline {
                 detection: u.detection.map(|i| dets[i].clone()),
                 raw,
                 smoothed: sm.probs().to_vec(),
+                talking,
                 shown,
                 caption: None,
                 color: None,

@@ -26,6 +26,16 @@ pub struct SmoothingOptions {
     /// Leading probability under which a face is `unsure`, for classes without
     /// their own threshold.
     pub default_threshold: f32,
+    /// A shown emotion stays while its probability is within this of its threshold
+    /// (hysteresis), so a face hovering at the threshold does not blink between the
+    /// emotion and "not sure".
+    pub hold_margin: f32,
+    /// An emotion must stay under its threshold this long (ms) before the caption
+    /// falls back to "not sure": a brief dip is not a change.
+    pub unsure_dwell_ms: f64,
+    /// One knob for speed against steadiness: multiplies `tau_ms`, `min_dwell_ms` and
+    /// `unsure_dwell_ms` (1 = as set; 2 = twice as steady and about twice as slow).
+    pub steadiness: f64,
     /// Per-class thresholds by class key. Not a setting: they are the wording
     /// profile's `min_confidence` values, which the pipeline copies in, because the
     /// clinician who words a caption also decides how sure it must be.
@@ -41,6 +51,9 @@ impl Default for SmoothingOptions {
             min_dwell_ms: 400.0,
             min_visible_ms: 300.0,
             default_threshold: 0.45,
+            hold_margin: 0.12,
+            unsure_dwell_ms: 1000.0,
+            steadiness: 1.0,
             thresholds: BTreeMap::new(),
         }
     }
@@ -61,6 +74,10 @@ pub enum Shown {
 #[derive(Clone, Debug)]
 pub struct Smoother {
     thresholds: Vec<f32>,
+    /// Added to `thresholds` for now (the speech stage's ask while a face talks).
+    extra: Vec<f32>,
+    /// Added to the dwell of the classes `extra` raises, in ms.
+    extra_dwell_ms: f64,
     opts: SmoothingOptions,
     probs: Vec<f32>,
     first_ms: Option<f64>,
@@ -75,6 +92,8 @@ impl Smoother {
     pub fn new(opts: &SmoothingOptions, labels: &[String]) -> Self {
         Smoother {
             thresholds: Self::class_thresholds(opts, labels),
+            extra: Vec::new(),
+            extra_dwell_ms: 0.0,
             opts: opts.clone(),
             probs: Vec::new(),
             first_ms: None,
@@ -104,6 +123,15 @@ impl Smoother {
         self.opts.thresholds = opts.thresholds.clone();
     }
 
+    /// Asks more of some classes from now on: `extra` is added to their thresholds
+    /// (model order; empty = none) and `dwell_ms` to their dwell. The speech stage
+    /// does this for mouth-borne emotions while a face talks.
+    pub fn set_extra(&mut self, extra: &[f32], dwell_ms: f64) {
+        self.extra.clear();
+        self.extra.extend_from_slice(extra);
+        self.extra_dwell_ms = dwell_ms;
+    }
+
     /// Smoothed probabilities (empty before the first update).
     pub fn probs(&self) -> &[f32] {
         &self.probs
@@ -123,7 +151,8 @@ impl Smoother {
             }
             Some(_) => {
                 let dt = (t_ms - self.last_ms).max(0.0);
-                let a = (1.0 - (-dt / self.opts.tau_ms.max(1e-3)).exp()) as f32;
+                let tau = self.opts.tau_ms * self.opts.steadiness;
+                let a = (1.0 - (-dt / tau.max(1e-3)).exp()) as f32;
                 for (p, &r) in self.probs.iter_mut().zip(raw) {
                     *p += a * (r - *p);
                 }
@@ -143,6 +172,16 @@ impl Smoother {
             self.shown = Shown::Nothing;
             return self.shown;
         }
+        // "Not sure" as a face's first caption waits as long as a fall back to it
+        // would: the average is still forming, and a face that turns out calm a
+        // moment later should not blink "not sure" first.
+        if self.shown == Shown::Nothing
+            && target == Shown::Unsure
+            && t_ms - first
+                < self.opts.min_visible_ms + self.opts.unsure_dwell_ms * self.opts.steadiness
+        {
+            return self.shown;
+        }
         if self.shown == Shown::Nothing || target == self.shown {
             self.shown = target;
             self.candidate = target;
@@ -155,25 +194,48 @@ impl Smoother {
         }
         let leads = match (target, self.shown) {
             (Shown::Label(new), Shown::Label(old)) => {
-                self.probs[new] - self.probs[old] >= self.opts.margin
+                self.prob(new) - self.prob(old) >= self.opts.margin
             }
             _ => true,
         };
-        if leads && t_ms - self.candidate_since >= self.opts.min_dwell_ms {
+        let dwell = match target {
+            Shown::Unsure => self.opts.unsure_dwell_ms,
+            Shown::Label(i) if self.extra.get(i).is_some_and(|&e| e > 0.0) => {
+                self.opts.min_dwell_ms + self.extra_dwell_ms
+            }
+            _ => self.opts.min_dwell_ms,
+        } * self.opts.steadiness;
+        if leads && t_ms - self.candidate_since >= dwell {
             self.shown = target;
         }
         self.shown
     }
 
+    fn prob(&self, class: usize) -> f32 {
+        self.probs.get(class).copied().unwrap_or(0.0)
+    }
+
+    /// The confidence class `i` needs now: its threshold plus any extra ask.
+    fn threshold(&self, i: usize) -> f32 {
+        self.thresholds.get(i).copied().unwrap_or(1.0) + self.extra.get(i).copied().unwrap_or(0.0)
+    }
+
+    /// What the caption should say from the probabilities alone: the leader if it
+    /// reaches its threshold; else the emotion already shown while it stays within
+    /// `hold_margin` of its own threshold and no other emotion is convincing; else
+    /// `unsure`.
     fn target(&self) -> Shown {
         let Some(best) = crate::classify::argmax(&self.probs) else {
             return Shown::Unsure;
         };
-        let p = self.probs[best];
-        if p >= self.thresholds.get(best).copied().unwrap_or(1.0) {
-            Shown::Label(best)
-        } else {
-            Shown::Unsure
+        if self.prob(best) >= self.threshold(best) {
+            return Shown::Label(best);
+        }
+        match self.shown {
+            Shown::Label(cur) if self.prob(cur) >= self.threshold(cur) - self.opts.hold_margin => {
+                Shown::Label(cur)
+            }
+            _ => Shown::Unsure,
         }
     }
 }
@@ -255,5 +317,87 @@ mod tests {
         assert_eq!(s.shown(), Shown::Unsure, "0.7 is under happiness's 0.8");
         run(&mut s, 4000.0, 6000.0, 40.0, &[0.05, 0.9, 0.05]);
         assert_eq!(s.shown(), Shown::Label(1));
+    }
+
+    #[test]
+    fn a_shown_emotion_hovering_at_its_threshold_does_not_blink_to_unsure() {
+        let mut o = SmoothingOptions::default();
+        o.thresholds.insert("neutral".into(), 0.7);
+        let mut s = Smoother::new(&o, &labels());
+        run(&mut s, 0.0, 2000.0, 40.0, &[0.8, 0.1, 0.1]);
+        assert_eq!(s.shown(), Shown::Label(0));
+        // A talker's calm face wanders just under the threshold and back.
+        for k in 0..10 {
+            let t0 = 2000.0 + k as f64 * 1600.0;
+            let seq = run(&mut s, t0, t0 + 800.0, 40.0, &[0.62, 0.2, 0.18]);
+            assert!(seq.iter().all(|(_, x)| *x == Shown::Label(0)), "{seq:?}");
+            run(&mut s, t0 + 800.0, t0 + 1600.0, 40.0, &[0.75, 0.15, 0.1]);
+        }
+        // Well under the threshold for longer than the unsure dwell: "not sure".
+        let seq = run(&mut s, 20000.0, 23000.0, 40.0, &[0.4, 0.3, 0.3]);
+        let at = seq
+            .iter()
+            .find(|(_, x)| *x == Shown::Unsure)
+            .map(|(t, _)| t - 20000.0);
+        assert!(at.is_some_and(|t| (1000.0..=1800.0).contains(&t)), "{at:?}");
+    }
+
+    #[test]
+    fn not_sure_is_not_a_new_faces_first_caption_while_the_average_forms() {
+        let mut o = SmoothingOptions::default();
+        o.thresholds.insert("neutral".into(), 0.7);
+        let mut s = Smoother::new(&o, &labels());
+        // Unconvincing at first, calm after half a second: no "not sure" flash.
+        let mut seq = run(&mut s, 0.0, 500.0, 40.0, &[0.5, 0.3, 0.2]);
+        seq.extend(run(&mut s, 500.0, 3000.0, 40.0, &[0.9, 0.05, 0.05]));
+        assert!(seq.iter().all(|(_, x)| *x != Shown::Unsure), "{seq:?}");
+        assert_eq!(s.shown(), Shown::Label(0));
+        // A face that stays unconvincing does get "not sure", after the dwell.
+        let mut s = Smoother::new(&o, &labels());
+        let seq = run(&mut s, 0.0, 3000.0, 40.0, &[0.5, 0.3, 0.2]);
+        let at = seq
+            .iter()
+            .find(|(_, x)| *x == Shown::Unsure)
+            .map(|(t, _)| *t);
+        assert!(at.is_some_and(|t| (1300.0..=1400.0).contains(&t)), "{at:?}");
+    }
+
+    #[test]
+    fn steadiness_scales_the_delay_and_extra_confidence_raises_a_threshold() {
+        let delay = |steadiness: f64| {
+            let o = SmoothingOptions {
+                steadiness,
+                ..SmoothingOptions::default()
+            };
+            let mut s = Smoother::new(&o, &labels());
+            run(&mut s, 0.0, 3000.0, 40.0, &[0.9, 0.05, 0.05]);
+            let seq = run(&mut s, 3000.0, 9000.0, 40.0, &[0.05, 0.9, 0.05]);
+            seq.iter()
+                .find(|(_, x)| *x == Shown::Label(1))
+                .map(|(t, _)| t - 3000.0)
+                .unwrap()
+        };
+        let (d1, d2) = (delay(1.0), delay(2.0));
+        assert!((500.0..=1200.0).contains(&d1), "{d1}");
+        assert!(d2 > 1.7 * d1 && d2 < 2.3 * d1, "{d1} {d2}");
+
+        let mut s = Smoother::new(&SmoothingOptions::default(), &labels());
+        s.set_extra(&[0.0, 0.5, 0.0], 0.0);
+        run(&mut s, 0.0, 2000.0, 40.0, &[0.1, 0.7, 0.2]);
+        assert_eq!(s.shown(), Shown::Unsure, "0.7 is under 0.45 + 0.5");
+        s.set_extra(&[], 0.0);
+        run(&mut s, 2000.0, 3000.0, 40.0, &[0.1, 0.7, 0.2]);
+        assert_eq!(s.shown(), Shown::Label(1));
+
+        // A longer ask: a raised class needs its extra dwell too, others do not.
+        let mut s = Smoother::new(&SmoothingOptions::default(), &labels());
+        run(&mut s, 0.0, 2000.0, 40.0, &[0.9, 0.05, 0.05]);
+        s.set_extra(&[0.0, 0.1, 0.0], 1000.0);
+        let seq = run(&mut s, 2000.0, 6000.0, 40.0, &[0.02, 0.96, 0.02]);
+        let at = seq
+            .iter()
+            .find(|(_, x)| *x == Shown::Label(1))
+            .map(|(t, _)| t - 2000.0);
+        assert!(at.is_some_and(|t| (1500.0..=2200.0).contains(&t)), "{at:?}");
     }
 }
