@@ -140,17 +140,7 @@ pub fn y4m(data: &[u8]) -> String {
 /// The one line to change when `emocue::source::images::decode_bytes` lands:
 /// `emocue::source::decode_bytes(bytes, name)`.
 pub fn decode_image(bytes: &[u8], name: &str) -> Result<::image::RgbImage, SourceError> {
-    let path = scratch_file(name);
-    std::fs::write(&path, bytes).map_err(|source| SourceError::Open {
-        path: path.clone(),
-        source,
-    })?;
-    emocue::source::load_rgb(&path, 0)
-}
-
-/// A per-process scratch file, so concurrent runners do not share one.
-fn scratch_file(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("emocue-fuzz-{}-{name}", std::process::id()))
+    emocue::source::decode_bytes(bytes, name)
 }
 
 /// Images (PNG, JPEG, GIF, BMP, TIFF, WebP, told apart by their bytes): a decoded

@@ -245,15 +245,15 @@ def figure(rows: list[dict], out: Path, title: str) -> None:
     plt.close(fig)
 
 
+def side(clip: str, splits: dict) -> str:
+    """Which half a clip is in: `tune`, `report` or `both`."""
+    if any(clip.startswith(s) for s in splits.get("both", [])):
+        return "both"
+    return "report" if clip in set(splits.get("report", [])) else "tune"
+
+
 def in_split(clip: str, split: str, splits: dict) -> bool:
-    if split == "all":
-        return True
-    held = set(splits["report"])
-    shared = set(splits.get("both", []))
-    if any(clip.startswith(s) for s in shared):
-        return True
-    is_report = clip in held
-    return is_report if split == "report" else not is_report
+    return split == "all" or side(clip, splits) in (split, "both")
 
 
 def main() -> None:
@@ -274,7 +274,7 @@ def main() -> None:
     if not a.emocue.exists():
         sys.exit(f"conversation_eval: {a.emocue} not found; run `cargo build --release` "
                  "or pass --emocue PATH")
-    splits = json.loads(a.splits.read_text()) if a.split != "all" else {}
+    splits = json.loads(a.splits.read_text())
     rows = []
     for clip in find_clips(a.paths):
         if not in_split(clip_id(clip), a.split, splits):
@@ -283,6 +283,7 @@ def main() -> None:
         events = replay(a.emocue, to_y4m(clip, a.cache), a.config)
         rows.append(score_clip(clip, label, events))
         r = rows[-1]
+        r["split"] = side(clip_id(clip), splits)
         if not a.quiet:
             extra = (f" false alarms {r['false_alarm_share']:.1%}"
                      if "false_alarm_share" in r else "")
@@ -294,6 +295,10 @@ def main() -> None:
     if not rows:
         sys.exit("conversation_eval: no clips (check the paths and --split)")
     p = pooled(rows)
+    if a.split == "all":
+        p["by_split"] = {
+            half: pooled([r for r in rows if r["split"] in (half, "both")])
+            for half in ("tune", "report")}
     print(json.dumps(p, indent=1))
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
