@@ -143,6 +143,11 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<::image::RgbImage, Sourc
     emocue::source::decode_bytes(bytes, name)
 }
 
+/// A per-process scratch file, so concurrent runners do not share one.
+fn scratch_file(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("emocue-fuzz-{}-{name}", std::process::id()))
+}
+
 /// Images (PNG, JPEG, GIF, BMP, TIFF, WebP, told apart by their bytes): a decoded
 /// image is consistent, anything else is an error naming the file.
 pub fn image(data: &[u8]) -> String {

@@ -12,6 +12,17 @@
 //! by a [`profile`] that clinicians edit (checked by [`check`], reloaded live through
 //! [`watch`]).
 
+/// `eprintln!` that never panics: a note on a closed or full stderr is dropped (a
+/// pipeline `2>&1 | head` closes it), because a log line must never take a wearer's
+/// captions down.
+#[macro_export]
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod bench;
 pub mod capture;
 pub mod check;

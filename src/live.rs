@@ -407,11 +407,11 @@ fn capture_loop<D: CaptureDevice>(camera: &mut Camera<D>, sh: &Shared) {
             CaptureEvent::Corrupt(e) => {
                 let n = camera.counters().corrupt;
                 if n == 1 || n.is_multiple_of(100) {
-                    eprintln!("emocue: skipped a corrupt frame from {device} ({e}); {n} so far");
+                    crate::note!("emocue: skipped a corrupt frame from {device} ({e}); {n} so far");
                 }
             }
             CaptureEvent::Lost { error, retry_in } => {
-                eprintln!(
+                crate::note!(
                     "emocue: {error}; first retry in {} ms",
                     retry_in.as_millis()
                 );
@@ -422,13 +422,13 @@ fn capture_loop<D: CaptureDevice>(camera: &mut Camera<D>, sh: &Shared) {
                 attempt,
                 retry_in,
             } => {
-                eprintln!(
+                crate::note!(
                     "emocue: reconnect attempt {attempt} failed: {error}; next in {} ms",
                     retry_in.as_millis()
                 );
             }
             CaptureEvent::Reconnected(f) => {
-                eprintln!("emocue: camera {device} is back: {f}");
+                crate::note!("emocue: camera {device} is back: {f}");
                 *lock(&sh.status) = None;
             }
             CaptureEvent::Stopped => break,
@@ -477,7 +477,7 @@ fn inference_loop<I: Infer>(infer: &mut I, sh: &Shared) {
                     r.inference_errors
                 };
                 if n == 1 || n.is_multiple_of(100) {
-                    eprintln!(
+                    crate::note!(
                         "emocue: inference failed on frame {} ({}); skipped, {n} so far",
                         captured.frame.index,
                         crate::diag::error_chain(&e)
@@ -513,7 +513,7 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
         match display.show(frame, &scene) {
             Ok(()) => Some(t0.elapsed().as_secs_f64() * 1000.0),
             Err(e) => {
-                eprintln!(
+                crate::note!(
                     "emocue: display failed ({}); continuing without overlay",
                     crate::diag::error_chain(&e)
                 );
@@ -536,7 +536,7 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
                 last_stats = Instant::now();
                 let mut r = lock(&sh.report);
                 r.seconds = elapsed.as_secs_f64();
-                eprintln!("emocue: {}", r.line());
+                crate::note!("emocue: {}", r.line());
             }
         }
         match sh.results.take(Duration::from_millis(50)) {
@@ -558,7 +558,7 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
             None => {
                 if enabled.get() {
                     if let Err(e) = display.idle() {
-                        eprintln!(
+                        crate::note!(
                             "emocue: display failed ({}); continuing without overlay",
                             crate::diag::error_chain(&e)
                         );
@@ -647,7 +647,7 @@ pub fn run_camera(device: &Path, config: Config, opts: &LiveOptions) -> anyhow::
         ..Default::default()
     };
     let mut camera = Camera::open(V4l2Device::new(device), settings)?;
-    eprintln!(
+    crate::note!(
         "emocue: camera {} streaming {}",
         device.display(),
         camera.format()
@@ -664,12 +664,12 @@ pub fn run_camera(device: &Path, config: Config, opts: &LiveOptions) -> anyhow::
         None => match Renderer::new(overlay, RenderMode::Passthrough) {
             Ok(r) => Box::new(OffscreenDisplay::new(r)),
             Err(e) => {
-                eprintln!("emocue: no overlay ({e}); captions are computed but not drawn");
+                crate::note!("emocue: no overlay ({e}); captions are computed but not drawn");
                 Box::new(NoDisplay)
             }
         },
     };
-    eprintln!("emocue: overlay {}; Ctrl-C stops", display.describe());
+    crate::note!("emocue: overlay {}; Ctrl-C stops", display.describe());
     let mut report = run_live(
         &mut camera,
         &mut pipeline,

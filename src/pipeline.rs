@@ -173,8 +173,10 @@ impl Pipeline {
             Reload::Invalid(e) => Some(e.to_string()),
         };
         match &error {
-            None => eprintln!("emocue: reloaded wording from {path}"),
-            Some(e) => eprintln!("emocue: wording not reloaded, keeping the last good one:\n{e}"),
+            None => crate::note!("emocue: reloaded wording from {path}"),
+            Some(e) => {
+                crate::note!("emocue: wording not reloaded, keeping the last good one:\n{e}")
+            }
         }
         self.profile_error = error;
     }
