@@ -222,8 +222,8 @@ impl Smoother {
 
     /// What the caption should say from the probabilities alone: the leader if it
     /// reaches its threshold; else the emotion already shown while it stays within
-    /// `hold_margin` of its own threshold and no other emotion is convincing; else
-    /// `unsure`.
+    /// `hold_margin` of its own threshold (under 1, which means never) and no other
+    /// emotion is convincing; else `unsure`.
     fn target(&self) -> Shown {
         let Some(best) = crate::classify::argmax(&self.probs) else {
             return Shown::Unsure;
@@ -232,7 +232,11 @@ impl Smoother {
             return Shown::Label(best);
         }
         match self.shown {
-            Shown::Label(cur) if self.prob(cur) >= self.threshold(cur) - self.opts.hold_margin => {
+            // A threshold of 1 means "never show" (a clinician's choice): no hold.
+            Shown::Label(cur)
+                if self.threshold(cur) < 1.0
+                    && self.prob(cur) >= self.threshold(cur) - self.opts.hold_margin =>
+            {
                 Shown::Label(cur)
             }
             _ => Shown::Unsure,
@@ -333,6 +337,13 @@ mod tests {
             assert!(seq.iter().all(|(_, x)| *x == Shown::Label(0)), "{seq:?}");
             run(&mut s, t0 + 800.0, t0 + 1600.0, 40.0, &[0.75, 0.15, 0.1]);
         }
+        // A threshold raised to 1 (never show) is not held.
+        let mut never = o.clone();
+        never.thresholds.insert("neutral".into(), 1.0);
+        let mut n = s.clone();
+        n.set_thresholds(&never, &labels());
+        let seq = run(&mut n, 18000.0, 20000.0, 40.0, &[0.95, 0.03, 0.02]);
+        assert_eq!(seq.last().map(|x| x.1), Some(Shown::Unsure), "{seq:?}");
         // Well under the threshold for longer than the unsure dwell: "not sure".
         let seq = run(&mut s, 20000.0, 23000.0, 40.0, &[0.4, 0.3, 0.3]);
         let at = seq
