@@ -110,6 +110,32 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 /// (the `[overlay]` ones are [`crate::render::style::LIMITS`]; `[camera]` checks its
 /// own). A value outside them never reaches the pipeline: `nan`, `-1` or `1e308`
 /// would otherwise find no face or never show a caption, with nothing said.
+/// Ranges of the `[smoothing]` keys that shape captions in conversation (hysteresis,
+/// the dwell before "not sure", the one speed-for-steadiness knob).
+pub const CONVERSATION_LIMITS: [Limit; 3] = [
+    Limit::new(
+        "smoothing.hold_margin",
+        0.0,
+        1.0,
+        "",
+        "a shown emotion stays while it is within this of its min_confidence",
+    ),
+    Limit::new(
+        "smoothing.unsure_dwell_ms",
+        0.0,
+        10_000.0,
+        " ms",
+        "how long a face must stay unconvincing before \"not sure\"",
+    ),
+    Limit::new(
+        "smoothing.steadiness",
+        0.25,
+        4.0,
+        "",
+        "1 = the defaults; 2 = twice as steady and about twice as slow",
+    ),
+];
+
 pub const LIMITS: [Limit; 12] = [
     Limit::new(
         "detection.min_score",
@@ -476,25 +502,11 @@ impl Config {
                 ));
             }
         }
-        let unit = |name: &str, v: f32| {
-            (!(v.is_finite() && (0.0..=1.0).contains(&v)))
-                .then(|| format!("{name} = {v} is outside [0, 1]; use a number from 0 to 1"))
-        };
-        out.extend(unit("smoothing.hold_margin", s.hold_margin));
-        if !(s.unsure_dwell_ms.is_finite() && (0.0..=10_000.0).contains(&s.unsure_dwell_ms)) {
-            out.push(format!(
-                "smoothing.unsure_dwell_ms = {} must be from 0 to 10000 milliseconds",
-                s.unsure_dwell_ms
-            ));
-        }
-        if !(s.steadiness.is_finite() && (0.25..=4.0).contains(&s.steadiness)) {
-            out.push(format!(
-                "smoothing.steadiness = {} must be from 0.25 to 4 (1 = the defaults; \
-                 2 = twice as steady and about twice as slow)",
-                s.steadiness
-            ));
-        }
-        out.extend(self.speech.validate().err());
+        let [hold_margin, unsure_dwell_ms, steadiness] = &CONVERSATION_LIMITS;
+        out.extend(hold_margin.check(s.hold_margin));
+        out.extend(unsure_dwell_ms.check(s.unsure_dwell_ms));
+        out.extend(steadiness.check(s.steadiness));
+        out.extend(self.speech.problems());
         if self.captions.profile.trim().is_empty() {
             out.push("captions.profile is empty; name a wording profile, e.g. \"en\"".into());
         }
@@ -672,6 +684,35 @@ mod tests {
                 assert!(err.starts_with(&at), "{key} = {bad}: {err}");
                 assert_eq!(err.lines().count(), 1, "{err}");
             }
+        }
+    }
+
+    #[test]
+    fn conversation_and_speech_numbers_are_refused_at_their_line_and_column() {
+        let keys: Vec<&str> = CONVERSATION_LIMITS
+            .iter()
+            .chain(SpeechOptions::LIMITS.iter())
+            .map(|l| l.key)
+            .collect();
+        assert_eq!(keys.len(), 8);
+        for key in keys {
+            let (table, name) = key.split_once('.').unwrap();
+            for bad in ["nan", "inf", "-inf", "-1", "4294967295", "1e308", "-1e308"] {
+                let text = format!("# a comment\n[{table}]\n{name} = {bad}\n");
+                let err = match Config::parse(&text, Path::new("x.toml")) {
+                    Ok(_) => panic!("{key} = {bad} was accepted"),
+                    Err(e) => e.to_string(),
+                };
+                let at = format!("x.toml:3:{}: {key}", name.len() + 4);
+                assert!(err.starts_with(&at), "{key} = {bad}: {err}");
+            }
+        }
+        for bad in ["[\"\"]", "\"surprise\"", "[1, 2]"] {
+            let text = format!("[speech]\nmouth_borne = {bad}\n");
+            let err = Config::parse(&text, Path::new("x.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("x.toml:2:"), "mouth_borne = {bad}: {err}");
         }
     }
 

@@ -16,6 +16,8 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::diag::Limit;
+
 /// Speech-aware caption settings (config section `[speech]`).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -54,46 +56,67 @@ impl Default for SpeechOptions {
 }
 
 impl SpeechOptions {
-    /// Range checks; each message starts with the dotted key (see `Config::parse`).
-    pub fn validate(&self) -> Result<(), String> {
-        if !(self.window_ms.is_finite() && (100.0..=10_000.0).contains(&self.window_ms)) {
-            return Err(format!(
-                "speech.window_ms = {} must be from 100 to 10000 milliseconds",
-                self.window_ms
-            ));
-        }
-        if !(self.min_motion.is_finite() && (0.0..=10.0).contains(&self.min_motion)) {
-            return Err(format!(
-                "speech.min_motion = {} must be a number from 0 to 10",
-                self.min_motion
-            ));
-        }
-        if !(self.hold_ms.is_finite() && (0.0..=10_000.0).contains(&self.hold_ms)) {
-            return Err(format!(
-                "speech.hold_ms = {} must be from 0 to 10000 milliseconds",
-                self.hold_ms
-            ));
-        }
-        if !(self.extra_dwell_ms.is_finite() && (0.0..=10_000.0).contains(&self.extra_dwell_ms)) {
-            return Err(format!(
-                "speech.extra_dwell_ms = {} must be from 0 to 10000 milliseconds",
-                self.extra_dwell_ms
-            ));
-        }
-        if !(self.extra_confidence.is_finite() && (0.0..=1.0).contains(&self.extra_confidence)) {
-            return Err(format!(
-                "speech.extra_confidence = {} is outside [0, 1]; use a number from 0 to 1",
-                self.extra_confidence
-            ));
-        }
+    /// The allowed range of each number in `[speech]`.
+    pub const LIMITS: [Limit; 5] = [
+        Limit::new(
+            "speech.window_ms",
+            100.0,
+            10_000.0,
+            " ms",
+            "how far back mouth movement is measured",
+        ),
+        Limit::new(
+            "speech.min_motion",
+            0.0,
+            10.0,
+            "",
+            "mouth movement above which a face counts as talking",
+        ),
+        Limit::new(
+            "speech.hold_ms",
+            0.0,
+            10_000.0,
+            " ms",
+            "how long a face counts as talking after its mouth last moved",
+        ),
+        Limit::new(
+            "speech.extra_dwell_ms",
+            0.0,
+            10_000.0,
+            " ms",
+            "how much longer mouth-borne emotions must lead while the face talks",
+        ),
+        Limit::new(
+            "speech.extra_confidence",
+            0.0,
+            1.0,
+            "",
+            "added to mouth-borne emotions' min_confidence while the face talks",
+        ),
+    ];
+
+    /// Every value outside its range, one message each starting with the dotted key
+    /// (which `Config::parse` turns into a line and column).
+    pub fn problems(&self) -> Vec<String> {
+        let [window, motion, hold, dwell, extra] = &Self::LIMITS;
+        let mut out: Vec<String> = [
+            window.check(self.window_ms),
+            motion.check(self.min_motion),
+            hold.check(self.hold_ms),
+            dwell.check(self.extra_dwell_ms),
+            extra.check(self.extra_confidence),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if self.mouth_borne.len() > 16 || self.mouth_borne.iter().any(|k| k.trim().is_empty()) {
-            return Err(
+            out.push(
                 "speech.mouth_borne must list at most 16 emotion keys, none empty, \
                  e.g. [\"surprise\", \"fear\"]"
                     .into(),
             );
         }
-        Ok(())
+        out
     }
 
     /// The extra confidence each class (in model order) needs while the face talks.

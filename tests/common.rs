@@ -37,9 +37,10 @@ pub fn have_ffmpeg(test: &str) -> bool {
     ok
 }
 
-/// Runs the emocue binary; through `$EMOCUE_TEST_RUNNER` when set (cross-testing under
-/// QEMU where binfmt_misc is unavailable, see docs/wearable.md).
-pub fn emocue(args: &[&str]) -> Output {
+/// The emocue binary as a `Command` run from the repository root; through
+/// `$EMOCUE_TEST_RUNNER` when set (cross-testing under QEMU where binfmt_misc is
+/// unavailable, see docs/wearable.md).
+pub fn emocue_command(args: &[&str]) -> Command {
     let exe = env!("CARGO_BIN_EXE_emocue");
     let runner = std::env::var("EMOCUE_TEST_RUNNER").unwrap_or_default();
     let mut words = runner.split_whitespace();
@@ -51,10 +52,13 @@ pub fn emocue(args: &[&str]) -> Output {
         }
         None => Command::new(exe),
     };
-    cmd.args(args)
-        .current_dir(root())
-        .output()
-        .expect("run emocue")
+    cmd.args(args).current_dir(root());
+    cmd
+}
+
+/// Runs the emocue binary (see [`emocue_command`]) and collects its output.
+pub fn emocue(args: &[&str]) -> Output {
+    emocue_command(args).output().expect("run emocue")
 }
 
 /// Runs `emocue` and asserts it succeeded, showing its stderr when it did not.

@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,23 +18,6 @@ use emocue::source::{FrameSource, Y4mReader, Y4mWriter};
 
 mod common;
 use common::*;
-
-/// The emocue binary as a `Command`, through `$EMOCUE_TEST_RUNNER` when set.
-fn emocue_cmd(args: &[&str]) -> Command {
-    let exe = env!("CARGO_BIN_EXE_emocue");
-    let runner = std::env::var("EMOCUE_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    let mut cmd = match words.next() {
-        Some(prog) => {
-            let mut c = Command::new(prog);
-            c.args(words).arg(exe);
-            c
-        }
-        None => Command::new(exe),
-    };
-    cmd.args(args).current_dir(root());
-    cmd
-}
 
 /// Frames in the long clip: far more than a replay gets through before the signal.
 const LONG_FRAMES: usize = 1500;
@@ -82,7 +65,7 @@ fn replay_stopped_by(sig: libc::c_int, name: &str) {
     let clip = long_clip();
     let dir = scratch(&format!("shutdown-{name}"));
     let events = dir.join("events.jsonl");
-    let child = emocue_cmd(&[
+    let child = emocue_command(&[
         "replay",
         clip.to_str().unwrap(),
         "--events",
@@ -326,7 +309,7 @@ fn a_closed_stdout_ends_quietly_with_status_0() {
         // The reader is gone before emocue starts: its first write gets EPIPE.
         let (reader, writer) = std::io::pipe().expect("pipe");
         drop(reader);
-        let out = emocue_cmd(&args)
+        let out = emocue_command(&args)
             .stdout(Stdio::from(writer))
             .stderr(Stdio::piped())
             .output()
@@ -351,7 +334,7 @@ fn a_full_disk_is_an_error_naming_the_output_not_a_panic() {
             .expect("/dev/full")
     };
     for args in stdout_writers() {
-        let out = emocue_cmd(&args)
+        let out = emocue_command(&args)
             .stdout(Stdio::from(full()))
             .stderr(Stdio::piped())
             .output()

@@ -6,10 +6,10 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{emocue, root};
+use common::{emocue, emocue_command, root};
 
 /// A fresh file in the system's temp folder, unique to this process and test.
 fn temp(name: &str, text: &str) -> PathBuf {
@@ -39,20 +39,7 @@ fn refused(out: &Output, needle: &str) -> String {
 /// Runs emocue like [`common::emocue`] but kills it and fails the test when it is
 /// still running after `limit` (a read that blocks would hang the test for ever).
 fn emocue_within(args: &[&str], limit: Duration) -> Output {
-    let exe = env!("CARGO_BIN_EXE_emocue");
-    let runner = std::env::var("EMOCUE_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    let mut cmd = match words.next() {
-        Some(prog) => {
-            let mut c = Command::new(prog);
-            c.args(words).arg(exe);
-            c
-        }
-        None => Command::new(exe),
-    };
-    let mut child = cmd
-        .args(args)
-        .current_dir(root())
+    let mut child = emocue_command(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
