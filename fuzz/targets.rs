@@ -143,9 +143,15 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<::image::RgbImage, Sourc
     emocue::source::decode_bytes(bytes, name)
 }
 
-/// A per-process scratch file, so concurrent runners do not share one.
+/// A scratch file of this process and thread, so neither concurrent runners nor the
+/// test harness's parallel threads write over each other's file mid-load.
 fn scratch_file(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("emocue-fuzz-{}-{name}", std::process::id()))
+    let thread = format!("{:?}", std::thread::current().id());
+    let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
+    std::env::temp_dir().join(format!(
+        "emocue-fuzz-{}-{thread}-{name}",
+        std::process::id()
+    ))
 }
 
 /// Images (PNG, JPEG, GIF, BMP, TIFF, WebP, told apart by their bytes): a decoded
