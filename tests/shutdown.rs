@@ -5,7 +5,7 @@
 //! output, never a panic.
 
 use std::fs::File;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::sync::OnceLock;
@@ -65,17 +65,30 @@ fn replay_stopped_by(sig: libc::c_int, name: &str) {
     let clip = long_clip();
     let dir = scratch(&format!("shutdown-{name}"));
     let events = dir.join("events.jsonl");
-    let child = emocue_command(&[
+    let mut child = emocue_command(&[
         "replay",
         clip.to_str().unwrap(),
         "--events",
         events.to_str().unwrap(),
         "--summary",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("spawn emocue");
+    ]);
+    // A test run started by `nohup` or in the background of a script inherits SIGHUP
+    // or SIGINT as ignored, and emocue rightly keeps an ignored signal ignored: give
+    // the child the default dispositions a terminal session has.
+    // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        child.pre_exec(|| {
+            for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::signal(s, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    let child = child
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn emocue");
     // The events file is buffered: its first bytes come after a few dozen frames.
     let t0 = Instant::now();
     while std::fs::metadata(&events).map_or(0, |m| m.len()) == 0 {
