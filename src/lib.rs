@@ -37,6 +37,7 @@ pub mod live;
 pub mod onnx;
 pub mod pipeline;
 pub mod profile;
+pub mod qdq;
 pub mod render;
 pub mod replay;
 pub mod smooth;

@@ -166,6 +166,10 @@ impl OnnxFile {
             }
             outputs.push(dims.to_vec());
         }
+        // Our extension for QDQ int8 files (issue 20): one vectorised op for each
+        // QuantizeLinear → DequantizeLinear pair, bit-identical to tract's two.
+        let mut typed = typed;
+        crate::qdq::fuse_qdq_pairs(&mut typed).map_err(load)?;
         let plan = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())
