@@ -39,6 +39,7 @@ pub mod pipeline;
 pub mod profile;
 pub mod render;
 pub mod replay;
+pub mod schedule;
 pub mod smooth;
 pub mod source;
 pub mod speech;
