@@ -87,6 +87,19 @@ pub struct BenchOptions {
     pub model: Option<std::path::PathBuf>,
     /// Only the classifier: skip detector, pipeline and rendering.
     pub classifier_only: bool,
+    /// Also time the same files in onnxruntime with this Python (which has it
+    /// installed), through `training/bench_onnxruntime.py`, and add the ratios.
+    pub onnxruntime: Option<std::path::PathBuf>,
+}
+
+/// Adds `images_per_s` to a measurement whose `per_s` counts items of `images`
+/// network images each (a face with its mirror image is two).
+fn with_images(mut m: Value, images: usize) -> Value {
+    if let Some(per_s) = m["per_s"].as_f64() {
+        m["images_per_face"] = json!(images);
+        m["images_per_s"] = json!((per_s * images as f64 * 1000.0).round() / 1000.0);
+    }
+    m
 }
 
 /// Every measurement, as one JSON object.
@@ -131,44 +144,134 @@ pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
         }
         let mut c = Classifier::load(path)?;
         let crop = c.contract().crop.crop(&luma, &det);
+        let images = if c.contract().flip { 2 } else { 1 };
         for b in [1usize, 4] {
             let batch = vec![crop.clone(); b];
             let m = measure(secs, b, || c.logits(&batch).map(|_| ()).map_err(Into::into))?;
-            out.insert(format!("classifier_{key}_batch{b}"), m);
+            out.insert(format!("classifier_{key}_batch{b}"), with_images(m, images));
         }
     }
     if opts.classifier_only {
         out.insert("peak_rss_mib".into(), json!(peak_rss_mib()));
         out.insert("threads".into(), json!(1));
+        if let Some(py) = &opts.onnxruntime {
+            let detector = resolve_model(&config.models.detector);
+            let ort = onnxruntime(py, secs, &base, &detector, opts)?;
+            add_onnxruntime(&mut out, &ort);
+        }
         return Ok(Value::Object(out));
     }
     let mut i = 0;
-    out.insert(
-        "detector_640x480".into(),
-        measure(secs, 1, || {
-            i = (i + 1) % frames.len();
-            pipeline
-                .detector_mut()
-                .detect(&frames[i])
-                .map(|_| ())
-                .map_err(Into::into)
-        })?,
-    );
-    let mut i = 0;
-    let mut t = 0.0;
+    let m = measure(secs, 1, || {
+        i = (i + 1) % frames.len();
+        pipeline
+            .detector_mut()
+            .detect(&frames[i])
+            .map(|_| ())
+            .map_err(Into::into)
+    })?;
+    out.insert("detector_640x480".into(), with_images(m, 1));
     out.insert(
         "pipeline_640x480".into(),
-        measure(secs, 1, || {
-            i = (i + 1) % frames.len();
-            t += 1000.0 / 15.0;
-            let f = Frame::new(i as u64, t, frames[i].image.clone());
-            pipeline.process(&f).map(|_| ()).map_err(Into::into)
-        })?,
+        pipeline_rate(secs, &frames, &mut pipeline)?,
+    );
+    // The same with the detector on every frame (`[detection] every_frames = 1`):
+    // what the schedule saves, in the same run.
+    let mut every = config.clone();
+    every.detection.every_frames = 1;
+    out.insert(
+        "pipeline_640x480_detect_every_frame".into(),
+        pipeline_rate(secs, &frames, &mut Pipeline::new(every)?)?,
     );
     render(config, secs, &frames, &mut pipeline, &mut out)?;
     out.insert("peak_rss_mib".into(), json!(peak_rss_mib()));
     out.insert("threads".into(), json!(1));
+    if let Some(py) = &opts.onnxruntime {
+        let detector = resolve_model(&config.models.detector);
+        let ort = onnxruntime(py, secs, &base, &detector, opts)?;
+        add_onnxruntime(&mut out, &ort);
+    }
     Ok(Value::Object(out))
+}
+
+/// Frames per second of the whole pipeline over the sample clip, looped (15 fps
+/// timestamps, so the clip's jump back to its first frame is a face that moved).
+fn pipeline_rate(secs: f64, frames: &[Frame], pipeline: &mut Pipeline) -> anyhow::Result<Value> {
+    let mut i = 0;
+    let mut t = 0.0;
+    measure(secs, 1, || {
+        i = (i + 1) % frames.len();
+        t += 1000.0 / 15.0;
+        let f = Frame::new(i as u64, t, frames[i].image.clone());
+        pipeline.process(&f).map(|_| ()).map_err(Into::into)
+    })
+}
+
+/// Runs `training/bench_onnxruntime.py` with `python` on the same files (the
+/// classifier family `base`, or `--model`, and `detector`) for as long per
+/// measurement, one thread, and returns its JSON.
+fn onnxruntime(
+    python: &Path,
+    secs: f64,
+    base: &str,
+    detector: &Path,
+    opts: &BenchOptions,
+) -> anyhow::Result<Value> {
+    let script = crate::bundled_path("training/bench_onnxruntime.py");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(&script)
+        .args(["--json", "--seconds", &secs.to_string()])
+        .args(["--classifier-base", base])
+        .arg("--detector")
+        .arg(detector)
+        .env("OMP_NUM_THREADS", "1");
+    if let Some(m) = &opts.model {
+        cmd.arg("--model").arg(m);
+    }
+    if opts.classifier_only {
+        cmd.arg("--classifier-only");
+    }
+    let out = cmd.output().map_err(|e| {
+        anyhow::anyhow!(
+            "cannot run {} for the onnxruntime comparison: {e}; pass --onnxruntime \
+             PYTHON, a Python with onnxruntime and numpy installed",
+            python.display()
+        )
+    })?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "{} {} failed: {}",
+            python.display(),
+            script.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| anyhow::anyhow!("{} printed no JSON: {e}", script.display()))
+}
+
+/// Puts onnxruntime's rates beside each network measurement that both ran, with
+/// `vs_onnxruntime`: tract's network images per second over onnxruntime's on the
+/// same file (`per_s` when a side reports no image count).
+fn add_onnxruntime(out: &mut Map<String, Value>, ort: &Value) {
+    let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+    for (k, v) in out.iter_mut() {
+        let Some(o) = ort.get(k).filter(|o| o["per_s"].is_number()) else {
+            continue;
+        };
+        let rate = |m: &Value| m["images_per_s"].as_f64().or(m["per_s"].as_f64());
+        if let (Some(ours), Some(theirs)) = (rate(v), rate(o)) {
+            if theirs > 0.0 {
+                v["vs_onnxruntime"] = json!(r3(ours / theirs));
+            }
+        }
+        v["onnxruntime"] = json!({
+            "per_s": o["per_s"],
+            "images_per_s": o["images_per_s"],
+            "p50_ms": o["p50_ms"],
+        });
+    }
+    out.insert("onnxruntime_runtime".into(), ort["runtime"].clone());
 }
 
 /// A scene of `n` captioned faces side by side, as the render benchmark draws it.

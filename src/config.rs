@@ -90,6 +90,15 @@ pub struct DetectionOptions {
     pub nms_iou: f32,
     /// Ignore faces narrower than this many pixels.
     pub min_face_px: f32,
+    /// Run the detector at least every this many frames, and classify the frames
+    /// between on crops placed from the tracked faces ([`crate::schedule`]); 1 runs it
+    /// on every frame.
+    pub every_frames: u32,
+    /// Run it when a tracked face is within this many box widths of a frame edge.
+    pub edge_margin: f32,
+    /// Run it when a tracked crop differs from the crop at the face's last detection
+    /// by more than this mean absolute difference, in gray levels.
+    pub max_crop_change: f32,
 }
 
 impl Default for DetectionOptions {
@@ -98,6 +107,9 @@ impl Default for DetectionOptions {
             min_score: 0.5,
             nms_iou: 0.3,
             min_face_px: 16.0,
+            every_frames: 5,
+            edge_margin: 0.1,
+            max_crop_change: 12.0,
         }
     }
 }
@@ -136,7 +148,7 @@ pub const CONVERSATION_LIMITS: [Limit; 3] = [
     ),
 ];
 
-pub const LIMITS: [Limit; 12] = [
+pub const LIMITS: [Limit; 15] = [
     Limit::new(
         "detection.min_score",
         0.0,
@@ -160,6 +172,28 @@ pub const LIMITS: [Limit; 12] = [
         4096.0,
         " px",
         "faces narrower than this are ignored",
+    ),
+    Limit::new(
+        "detection.every_frames",
+        1.0,
+        100.0,
+        "",
+        "the detector runs at least every this many frames; 1 runs it on every frame",
+    ),
+    Limit::new(
+        "detection.edge_margin",
+        0.0,
+        10.0,
+        "",
+        "a tracked face this many box widths from a frame edge makes the detector run",
+    ),
+    Limit::new(
+        "detection.max_crop_change",
+        0.0,
+        255.0,
+        "",
+        "a tracked crop this many gray levels different from its last detection's \
+         makes the detector run",
     ),
     Limit::new(
         "tracking.match_iou",
@@ -456,6 +490,9 @@ impl Config {
             min_score,
             nms_iou,
             min_face_px,
+            every_frames,
+            edge_margin,
+            max_crop_change,
             match_iou,
             max_center_jump,
             min_hits,
@@ -471,6 +508,9 @@ impl Config {
             min_score.check(d.min_score),
             nms_iou.check(d.nms_iou),
             min_face_px.check(d.min_face_px),
+            every_frames.check(d.every_frames),
+            edge_margin.check(d.edge_margin),
+            max_crop_change.check(d.max_crop_change),
             match_iou.check(t.match_iou),
             max_center_jump.check(t.max_center_jump),
             min_hits.check(t.min_hits),
@@ -671,7 +711,7 @@ mod tests {
             .map(|l| l.key)
             .chain(["camera.width", "camera.height", "camera.fps"])
             .collect();
-        assert_eq!(keys.len(), 20);
+        assert_eq!(keys.len(), 23);
         for key in keys {
             let (table, name) = key.split_once('.').unwrap();
             for bad in ["nan", "inf", "-inf", "-1", "4294967295", "1e308", "-1e308"] {

@@ -61,6 +61,11 @@ pub fn frame_event(labels: &[String], fr: &FrameResult, timing: bool) -> Value {
             m.insert("track".into(), json!(f.track_id));
             m.insert("box".into(), box_json(&f.rect));
             m.insert("detected".into(), json!(f.detection.is_some()));
+            // Only on frames the detector skipped, so `every_frames = 1` writes the
+            // same bytes as before the schedule existed.
+            if f.carried {
+                m.insert("carried".into(), json!(true));
+            }
             m.insert(
                 "score".into(),
                 f.detection.as_ref().map_or(Value::Null, |d| r(d.score, 4)),

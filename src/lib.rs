@@ -40,6 +40,7 @@ pub mod profile;
 pub mod qdq;
 pub mod render;
 pub mod replay;
+pub mod schedule;
 pub mod smooth;
 pub mod source;
 pub mod speech;

@@ -169,6 +169,13 @@ enum Cmd {
         /// Only the classifier: skip detector, pipeline and rendering.
         #[arg(long)]
         classifier_only: bool,
+        /// Then time the same files in onnxruntime (training/bench_onnxruntime.py run
+        /// by this Python; default: the source tree's .venv/bin/python) and report each
+        /// network's ratio to it (`vs_onnxruntime`, network images per second).
+        #[arg(long, value_name = "PYTHON", num_args = 0..=1,
+              default_missing_value = ".venv/bin/python",
+              conflicts_with_all = ["profile", "soak"])]
+        onnxruntime: Option<PathBuf>,
         /// Instead of timing stages, time each node of the classifier's tract plan (the
         /// configured model, or --model; any ONNX with a fixed input shape) on one image: JSON.
         #[arg(long)]
@@ -488,6 +495,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             model,
             classifier_only,
+            onnxruntime,
             profile,
             batch,
             soak,
@@ -517,30 +525,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 say(serde_json::to_string_pretty(&v)?)?;
                 return Ok(ExitCode::SUCCESS);
             }
+            // A relative Python that is not here is taken from the source tree (the
+            // default, .venv/bin/python, lives there).
+            let onnxruntime = onnxruntime.map(|p| match p.to_str() {
+                Some(s) if p.is_relative() && !p.exists() => emocue::bundled_path(s),
+                _ => p,
+            });
             let opts = emocue::bench::BenchOptions {
                 seconds,
                 model,
                 classifier_only,
+                onnxruntime,
             };
             let v = emocue::bench::run(&cfg, &opts)?;
             if json {
                 say(serde_json::to_string(&v)?)?;
             } else if let Some(m) = v.as_object() {
                 say(format_args!(
-                    "{:<28} {:>10} {:>9} {:>9}",
-                    "measurement", "per s", "p50 ms", "p95 ms"
+                    "{:<36} {:>10} {:>9} {:>9} {:>10} {:>8}",
+                    "measurement", "per s", "p50 ms", "p95 ms", "images/s", "vs ort"
                 ))?;
                 for (k, r) in m.iter().filter(|(_, r)| r.is_object()) {
                     if let Some(why) = r.get("skipped") {
                         say(format_args!(
-                            "{k:<28} skipped: {}",
+                            "{k:<36} skipped: {}",
                             why.as_str().unwrap_or_default()
                         ))?;
                         continue;
                     }
+                    let or_dash = |v: &Value| {
+                        if v.is_null() {
+                            "-".to_string()
+                        } else {
+                            v.to_string()
+                        }
+                    };
                     say(format_args!(
-                        "{k:<28} {:>10} {:>9} {:>9}",
-                        r["per_s"], r["p50_ms"], r["p95_ms"]
+                        "{k:<36} {:>10} {:>9} {:>9} {:>10} {:>8}",
+                        r["per_s"],
+                        r["p50_ms"],
+                        r["p95_ms"],
+                        or_dash(&r["images_per_s"]),
+                        or_dash(&r["vs_onnxruntime"])
                     ))?;
                 }
                 if let Some(a) = v.get("render_adapter").and_then(Value::as_str) {

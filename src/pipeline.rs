@@ -1,4 +1,6 @@
 //! One frame through every stage: detect → crop → classify → track → smooth → caption.
+//! The detector runs only when [`crate::schedule`] says so; on other frames the crops
+//! are placed from the tracked faces.
 //!
 //! Single-threaded and deterministic: the same frames give the same results, which
 //! is what makes replay tests byte-for-byte comparable. Threads for live capture wrap
@@ -16,6 +18,7 @@ use crate::detect::{Detection, Detector, DetectorOptions, Rect};
 use crate::onnx::ModelError;
 use crate::profile::{self, Profile, ProfileSource};
 use crate::render::{Notice, Rgba};
+use crate::schedule::{ScheduleOptions, Scheduler, TrackedFace, crop_change};
 use crate::smooth::{Shown, Smoother};
 use crate::speech::{MouthMotion, mouth_openness};
 use crate::track::Tracker;
@@ -28,8 +31,11 @@ pub struct FaceResult {
     pub track_id: u64,
     /// Box in frame pixels (predicted while coasting).
     pub rect: Rect,
-    /// This frame's detection, `None` while coasting through a miss.
+    /// This frame's detection, `None` while coasting through a miss. On a frame the
+    /// detector skipped, the track's last detection carried forward (`carried`).
     pub detection: Option<Detection>,
+    /// The detector did not run: `detection` is carried forward by the track's motion.
+    pub carried: bool,
     /// This frame's probabilities, `None` while coasting.
     pub raw: Option<Vec<f32>>,
     /// Time-smoothed probabilities.
@@ -48,7 +54,8 @@ pub struct FaceResult {
 /// Wall-clock time spent in each stage, in milliseconds.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StageTiming {
-    /// Face detection.
+    /// Face detection; on a frame the schedule let go without it, placing and
+    /// checking the tracked crops instead.
     pub detect_ms: f64,
     /// Cropping and classification.
     pub classify_ms: f64,
@@ -78,6 +85,10 @@ pub struct Pipeline {
     tracker: Tracker,
     smoothers: HashMap<u64, Smoother>,
     mouths: HashMap<u64, MouthMotion>,
+    schedule: Scheduler,
+    /// Per track, the crop at its latest detection: what a tracked crop is compared
+    /// with to decide whether the detector must look again.
+    references: HashMap<u64, Vec<f32>>,
     /// Per class, what `[speech]` adds to its threshold while a face talks.
     talking_extra: Vec<f32>,
     config: Config,
@@ -128,6 +139,12 @@ impl Pipeline {
             tracker: Tracker::new(config.tracking.clone()),
             smoothers: HashMap::new(),
             mouths: HashMap::new(),
+            schedule: Scheduler::new(ScheduleOptions {
+                every_frames: d.every_frames,
+                edge_margin: d.edge_margin,
+                max_crop_change: d.max_crop_change,
+            }),
+            references: HashMap::new(),
             talking_extra,
             config,
             profile: wording,
@@ -256,16 +273,75 @@ impl Pipeline {
         }
     }
 
+    /// Crops placed from the tracked faces, when the schedule lets this frame go
+    /// without the detector: `None` means run it.
+    fn tracked_crops(
+        &self,
+        frame: &Frame,
+        luma: &crate::frame::Luma,
+    ) -> Option<(Vec<Detection>, Vec<Vec<f32>>)> {
+        let t = frame.timestamp_ms;
+        let dets = self.tracker.carried(t);
+        let faces: Vec<TrackedFace> = self
+            .tracker
+            .tracks()
+            .iter()
+            .zip(&dets)
+            .map(|(tr, d)| TrackedFace {
+                rect: d.rect,
+                confirmed: tr.confirmed,
+                lost: tr.lost,
+            })
+            .collect();
+        let (w, h) = (frame.width() as f32, frame.height() as f32);
+        if self.schedule.before_crop(w, h, &faces).is_some() {
+            return None;
+        }
+        let spec = self.classifier.contract().crop;
+        let crops: Vec<Vec<f32>> = dets.iter().map(|d| spec.crop(luma, d)).collect();
+        let changes: Vec<f32> = self
+            .tracker
+            .tracks()
+            .iter()
+            .zip(&crops)
+            .map(|(tr, c)| {
+                self.references
+                    .get(&tr.id)
+                    .map_or(f32::INFINITY, |r| crop_change(r, c))
+            })
+            .collect();
+        if self.schedule.after_crop(&changes).is_some() {
+            return None;
+        }
+        Some((dets, crops))
+    }
+
     /// Runs every stage on one frame (after taking an edited wording file, if any).
     pub fn process(&mut self, frame: &Frame) -> Result<FrameResult, ModelError> {
         self.reload_profile();
         let t0 = Instant::now();
-        let dets = self.detector.detect(frame)?;
-        let t1 = Instant::now();
-
-        let luma = frame.luma();
+        // With the detector on every frame the luma plane is made after it, as
+        // before the schedule existed (so `detect_ms` means the same).
+        let mut luma = None;
+        let tracked = if self.schedule.skips() {
+            let l = luma.insert(frame.luma());
+            self.tracked_crops(frame, l)
+        } else {
+            None
+        };
+        let carried = tracked.is_some();
         let spec = self.classifier.contract().crop;
-        let crops: Vec<Vec<f32>> = dets.iter().map(|d| spec.crop(&luma, d)).collect();
+        let (dets, crops, t1) = match tracked {
+            Some((dets, crops)) => (dets, crops, Instant::now()),
+            None => {
+                let dets = self.detector.detect(frame)?;
+                let t1 = Instant::now();
+                let luma = luma.get_or_insert_with(|| frame.luma());
+                let crops: Vec<Vec<f32>> = dets.iter().map(|d| spec.crop(luma, d)).collect();
+                (dets, crops, t1)
+            }
+        };
+        self.schedule.record(!carried);
         let probs = if crops.is_empty() {
             Vec::new()
         } else {
@@ -274,14 +350,25 @@ impl Pipeline {
         let t2 = Instant::now();
 
         let t = frame.timestamp_ms;
-        let updates = self.tracker.update(t, &dets);
+        let updates = if carried {
+            self.tracker.coast(t)
+        } else {
+            self.tracker.update(t, &dets)
+        };
         let labels = self.classifier.labels().to_vec();
         self.smoothers
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
         self.mouths
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
+        self.references
+            .retain(|id, _| updates.iter().any(|u| u.id == *id));
         let mut faces = Vec::with_capacity(updates.len());
         for u in &updates {
+            if !carried {
+                if let Some(c) = u.detection.and_then(|i| crops.get(i)) {
+                    self.references.insert(u.id, c.clone());
+                }
+            }
             let mouth = self.mouths.entry(u.id).or_default();
             let openness = u
                 .detection
@@ -306,7 +393,8 @@ impl Pipeline {
             faces.push(FaceResult {
                 track_id: u.id,
                 rect: u.rect,
-                detection: u.detection.map(|i| dets[i].clone()),
+                detection: u.detection.and_then(|i| dets.get(i).cloned()),
+                carried: carried && u.detection.is_some(),
                 raw,
                 smoothed: sm.probs().to_vec(),
                 talking,

@@ -1,5 +1,8 @@
 //! Stable face ids across frames: greedy matching on overlap and motion, with
 //! birth and death hysteresis so one missed detection does not reset a face.
+//! Between detector runs ([`crate::schedule`]) a track carries its last detection
+//! forward by its motion ([`Tracker::carried`], [`Tracker::coast`]); a frame the
+//! detector skipped is not a miss.
 
 use crate::detect::{Detection, Rect};
 
@@ -45,6 +48,16 @@ pub struct Track {
     pub first_seen_ms: f64,
     /// Time of the latest matched detection.
     pub last_seen_ms: f64,
+    /// Time the face was last known present: its latest matched detection, or a
+    /// later frame the detector skipped while the face was tracked. Deaths count
+    /// from here, so skipped frames are not misses.
+    pub present_ms: f64,
+    /// Missed at the detector's latest run (coasting on its prediction).
+    pub lost: bool,
+    /// Score of the latest matched detection.
+    pub score: f32,
+    /// Keypoints of the latest matched detection, frame pixels.
+    pub keypoints: [[f32; 2]; 6],
     /// Passed the birth hysteresis.
     pub confirmed: bool,
 }
@@ -56,6 +69,18 @@ impl Track {
             x: self.rect.x + self.velocity.0 * dt,
             y: self.rect.y + self.velocity.1 * dt,
             ..self.rect
+        }
+    }
+
+    /// The latest detection moved by the track's motion to time `t_ms`: box and
+    /// keypoints shifted together, score kept.
+    pub fn carried(&self, t_ms: f64) -> Detection {
+        let rect = self.predict(t_ms);
+        let (dx, dy) = (rect.x - self.rect.x, rect.y - self.rect.y);
+        Detection {
+            rect,
+            score: self.score,
+            keypoints: self.keypoints.map(|[x, y]| [x + dx, y + dy]),
         }
     }
 }
@@ -140,16 +165,20 @@ impl Tracker {
                     0.5 * tr.velocity.1 + 0.5 * v.1,
                 );
                 tr.rect = d.rect;
+                tr.score = d.score;
+                tr.keypoints = d.keypoints;
                 tr.hits += 1;
                 tr.last_seen_ms = t_ms;
+                tr.present_ms = t_ms;
                 tr.confirmed |= tr.hits >= self.opts.min_hits;
             }
         }
         // Deaths: unmatched for too long. Unconfirmed tracks die on their first miss.
         let max_missed = self.opts.max_missed_ms;
         let mut keep = Vec::new();
-        for (tr, matched) in std::mem::take(&mut self.tracks).into_iter().zip(track_det) {
-            let alive = matched.is_some() || (tr.confirmed && t_ms - tr.last_seen_ms <= max_missed);
+        for (mut tr, matched) in std::mem::take(&mut self.tracks).into_iter().zip(track_det) {
+            let alive = matched.is_some() || (tr.confirmed && t_ms - tr.present_ms <= max_missed);
+            tr.lost = matched.is_none();
             if alive {
                 let rect = if matched.is_some() {
                     tr.rect
@@ -175,6 +204,10 @@ impl Tracker {
                 hits: 1,
                 first_seen_ms: t_ms,
                 last_seen_ms: t_ms,
+                present_ms: t_ms,
+                lost: false,
+                score: d.score,
+                keypoints: d.keypoints,
                 confirmed: self.opts.min_hits <= 1,
             };
             self.next_id += 1;
@@ -188,6 +221,34 @@ impl Tracker {
         }
         out
     }
+
+    /// Each live track's latest detection carried forward to `t_ms`, in track order:
+    /// where to cut this frame's crops when the detector does not run.
+    pub fn carried(&self, t_ms: f64) -> Vec<Detection> {
+        self.tracks.iter().map(|tr| tr.carried(t_ms)).collect()
+    }
+
+    /// A frame the detector skipped: every track keeps its id and moves by its
+    /// motion, and none counts a miss (its face was tracked, not looked for). A
+    /// found track's update points at its entry of [`Tracker::carried`] for the same
+    /// time; a lost one coasts on as after a miss (`None`).
+    pub fn coast(&mut self, t_ms: f64) -> Vec<TrackUpdate> {
+        self.tracks
+            .iter_mut()
+            .enumerate()
+            .map(|(k, tr)| {
+                if !tr.lost {
+                    tr.present_ms = t_ms;
+                }
+                TrackUpdate {
+                    id: tr.id,
+                    detection: (!tr.lost).then_some(k),
+                    rect: tr.predict(t_ms),
+                    confirmed: tr.confirmed,
+                }
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -200,6 +261,49 @@ mod tests {
             score: 0.9,
             keypoints: [[0.0; 2]; 6],
         }
+    }
+
+    #[test]
+    fn skipped_frames_are_not_misses() {
+        // max_missed_ms 400: a face detected at 0 and 40 ms, then tracked without the
+        // detector for 600 ms, then missed once, is still alive and keeps its id.
+        let mut t = Tracker::new(TrackerOptions::default());
+        t.update(0.0, &[det(100.0, 100.0, 80.0)]);
+        let id = t.update(40.0, &[det(104.0, 100.0, 80.0)])[0].id;
+        for f in 2..17 {
+            let u = t.coast(f as f64 * 40.0);
+            assert_eq!((u[0].id, u[0].detection), (id, Some(0)));
+        }
+        let u = t.update(680.0, &[]);
+        assert_eq!(u.len(), 1, "one miss after tracked frames is not a death");
+        assert!(u[0].detection.is_none() && t.tracks()[0].lost);
+        // While lost, a skipped frame does not refresh it: it dies 400 ms after 640.
+        assert_eq!(t.coast(720.0)[0].detection, None);
+        assert!(t.update(1080.0, &[]).is_empty());
+    }
+
+    #[test]
+    fn carried_detections_move_box_and_keypoints_with_the_track() {
+        let mut t = Tracker::new(TrackerOptions::default());
+        let mut d = det(100.0, 100.0, 80.0);
+        d.keypoints[0] = [120.0, 130.0];
+        t.update(0.0, std::slice::from_ref(&d));
+        d.rect.x += 8.0;
+        d.keypoints[0][0] += 8.0;
+        t.update(40.0, std::slice::from_ref(&d));
+        // Velocity: half of 8 px / 40 ms (the first frame had none) = 0.1 px/ms.
+        let c = t.carried(80.0);
+        assert_eq!(c.len(), 1);
+        assert!((c[0].rect.x - 112.0).abs() < 1e-4, "{:?}", c[0].rect);
+        assert!((c[0].keypoints[0][0] - 132.0).abs() < 1e-4);
+        assert_eq!(c[0].keypoints[0][1], 130.0);
+        assert_eq!((c[0].rect.w, c[0].score), (80.0, 0.9));
+        let u = t.coast(80.0);
+        assert_eq!(u[0].rect, c[0].rect);
+        // Coasting does not move the detection the velocity is measured from.
+        let u = t.update(120.0, &[det(116.0, 100.0, 80.0)]);
+        assert_eq!(u[0].detection, Some(0));
+        assert!((t.tracks()[0].velocity.0 - 0.1).abs() < 1e-4);
     }
 
     #[test]

@@ -7,7 +7,12 @@ same JSON keys, so the two can be compared side by side in one run:
 onnxruntime times only the model call (inputs prepared beforehand); emocue's
 `detector_640x480` also includes letterboxing and decoding, and its classifier numbers
 include the mirror-image average (tta_flip), so emocue runs twice the images there:
-this script does the same (2 images per face) for a like-for-like comparison.
+this script does the same (2 images per face when the model's metadata asks for it)
+for a like-for-like comparison, and reports `images_per_s` beside faces (`per_s`).
+
+`emocue bench --onnxruntime PYTHON` runs this script itself after its own
+measurements, on the files it timed (`--classifier-base`, `--detector`), and puts the
+ratios in its JSON (`vs_onnxruntime`).
 """
 
 import argparse
@@ -44,27 +49,43 @@ def session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
+def images_per_face(s: ort.InferenceSession) -> int:
+    """2 when the model asks for the mirror-image average (metadata tta_flip), as emocue runs it."""
+    meta = s.get_modelmeta().custom_metadata_map
+    return 2 if meta.get("tta_flip", "false").strip().lower() == "true" else 1
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--model", default=None, help="one classifier file (key classifier_model_*), as `emocue bench --model`")
     ap.add_argument("--classifier-only", action="store_true")
+    ap.add_argument("--classifier-base", default=str(ROOT / "models" / "emotionnet_nano_b"),
+                    help="classifier family: BASE{.w8,.int8,}.onnx, those that exist")
+    ap.add_argument("--detector", default=str(ROOT / "models" / "blazeface_full_range.onnx"))
     a = ap.parse_args()
     out = {}
     rng = np.random.default_rng(0)
-    models = [(k, ROOT / "models" / f"emotionnet_nano_b{s}") for k, s in (("w8", ".w8.onnx"), ("int8", ".int8.onnx"), ("f32", ".onnx"))]
+    models = [(k, Path(f"{a.classifier_base}{s}")) for k, s in (("w8", ".w8.onnx"), ("int8", ".int8.onnx"), ("f32", ".onnx"))]
     if a.model:
         models = [("model", Path(a.model))]
     for key, path in models:
+        if not path.exists() and not a.model:
+            continue
         s = session(path)
+        n = images_per_face(s)
         for b in (1, 4):
-            x = rng.uniform(-1, 1, (2 * b, 1, 48, 48)).astype(np.float32)  # face + mirror
-            out[f"classifier_{key}_batch{b}"] = measure(a.seconds, b, lambda: s.run(None, {"input": x}))
+            x = rng.uniform(-1, 1, (n * b, 1, 48, 48)).astype(np.float32)  # faces (+ mirrors)
+            m = measure(a.seconds, b, lambda: s.run(None, {"input": x}))
+            m.update(images_per_face=n, images_per_s=round(m["per_s"] * n, 3))
+            out[f"classifier_{key}_batch{b}"] = m
     if not a.classifier_only:
-        d = session(ROOT / "models" / "blazeface_full_range.onnx")
+        d = session(Path(a.detector))
         x = rng.uniform(-1, 1, (1, 3, 192, 192)).astype(np.float32)
-        out["detector_640x480"] = measure(a.seconds, 1, lambda: d.run(None, {"input": x}))
+        m = measure(a.seconds, 1, lambda: d.run(None, {"input": x}))
+        m.update(images_per_face=1, images_per_s=m["per_s"])
+        out["detector_640x480"] = m
     out["threads"] = 1
     out["runtime"] = f"onnxruntime {ort.__version__}"
     if a.json:
