@@ -100,6 +100,49 @@ def load_init(model: EmotionNetNano, path: str, n_classes: int) -> None:
     model.load_state_dict(sd)
 
 
+def _teacher_cache(name: str, set_name: str, t: float) -> tuple[list[str], np.ndarray]:
+    """Names and softened probabilities of a cached teacher set (teacher_labels.py)."""
+    import teacher_labels
+
+    path = teacher_labels.CACHE / name / f"{set_name}.npz"
+    if not path.exists():
+        raise SystemExit(f"no cached {name} labels for {set_name}: run python training/teacher_labels.py --teacher {name} --sets {set_name}")
+    z = np.load(path)
+    p = np.clip(z["probs"].astype(np.float64), 0, None) ** (1.0 / t)
+    p *= z["has"][None, :]
+    return list(z["names"]), (p / p.sum(1, keepdims=True)).astype(np.float32)
+
+
+def cached_teacher(name: str, set_name: str, files: list[str], t: float) -> np.ndarray:
+    """The teacher's softened labels for these image file names, in their order."""
+    names, p = _teacher_cache(name, set_name, t)
+    row = {Path(n).name: i for i, n in enumerate(names)}
+    missing = [f for f in files if f not in row]
+    if missing:
+        raise SystemExit(f"{len(missing)} faces (e.g. {missing[0]}) have no cached {name} label; rerun teacher_labels.py --force")
+    return p[[row[f] for f in files]]
+
+
+def blend_teacher(votes: np.ndarray, teacher: np.ndarray, alpha: float) -> np.ndarray:
+    """(1 - alpha) x human votes + alpha x teacher, where the teacher's distribution only
+    covers the votes' mass on the classes it predicts (a class it lacks, e.g. contempt
+    for face-api, keeps the humans' share)."""
+    lacks = teacher.sum(0) == 0
+    own = votes[:, lacks].sum(1, keepdims=True)
+    t = teacher * (1 - own)
+    t[:, lacks] = votes[:, lacks]
+    return ((1 - alpha) * votes + alpha * t).astype(np.float32)
+
+
+def teacher_faces(name: str, set_name: str, t: float, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The faces of a cached teacher set as 48x48 crops, with the teacher's labels."""
+    names, p = _teacher_cache(name, set_name, t)
+    if limit:
+        names, p = names[:limit], p[:limit]
+    imgs = np.stack([data.load_gray(data.DATA / n) for n in names])
+    return imgs, p
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("task", choices=["ferplus", "ckfold"])
@@ -112,6 +155,9 @@ def main() -> None:
     ap.add_argument("--kd-fer-only", action="store_true", help="distil on FER+ images only; CK+ images keep their own labels (for teachers that never saw CK+)")
     ap.add_argument("--kd-alpha", type=float, default=0.7, help="weight of the teacher's targets")
     ap.add_argument("--kd-t", type=float, default=2.0, help="distillation temperature")
+    ap.add_argument("--teacher-cache", default=None, help="distil from a registry teacher's cached soft labels (training/teacher_labels.py), e.g. face-api: FER+ targets become (1 - kd-alpha) x votes + kd-alpha x teacher (the votes keep the classes the teacher lacks)")
+    ap.add_argument("--teacher-t", type=float, default=2.0, help="softening of cached teacher labels: p^(1/T), renormalised")
+    ap.add_argument("--extra-faces", default="", help="more faces labelled by the cached teacher alone (comma list of teacher_labels.py sets, e.g. lfw)")
     ap.add_argument("--kd-clean", action="store_true", help="teachers see each view before its camera artefacts, so the student learns to read a degraded face as they read the clean one")
     ap.add_argument("--ema", type=float, default=0.0, help="evaluate and keep an exponential moving average of the weights (e.g. 0.999)")
     ap.add_argument("--epochs", type=int, default=20)
@@ -168,12 +214,21 @@ def main() -> None:
         imgs, soft = imgs[keep], data.soft_labels(votes[keep])
         if a.hard_labels:
             soft = np.eye(8, dtype=np.float32)[data.majority(votes)[keep]]
+        if a.teacher_cache:
+            fer_names = [n for n, k in zip(data.load_ferplus("train", a.limit)[2], keep) if k]
+            soft = blend_teacher(soft, cached_teacher(a.teacher_cache, "fer-train", fer_names, a.teacher_t), a.kd_alpha)
         ck_sel = np.isin(ck_fold, parse_folds(a.ck_folds))
         if ck_sel.any():
             ci = np.repeat(ck_imgs[ck_sel], a.ck_repeat, 0)
             cl = np.eye(8, dtype=np.float32)[np.repeat(ck_lab[ck_sel], a.ck_repeat)]
             imgs, soft = np.concatenate([imgs, ci]), np.concatenate([soft, cl])
         is_fer = np.arange(len(imgs)) < keep.sum()
+        for extra in [e for e in a.extra_faces.split(",") if e]:
+            if not a.teacher_cache:
+                raise SystemExit("--extra-faces needs --teacher-cache: those faces are labelled by the teacher")
+            e_imgs, e_soft = teacher_faces(a.teacher_cache, extra, a.teacher_t, a.limit)
+            imgs, soft = np.concatenate([imgs, e_imgs]), np.concatenate([soft, e_soft])
+            is_fer = np.concatenate([is_fer, np.zeros(len(e_imgs), bool)])
         v_imgs, v_votes, _ = data.load_ferplus("valid", a.limit)
         vkeep = data.majority(v_votes) >= 0
         v_imgs, v_lab = v_imgs[vkeep], data.majority(v_votes)[vkeep]
