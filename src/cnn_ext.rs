@@ -1,0 +1,742 @@
+//! Our extension to tract for the BlazeFace detector (issue 20): two ops tract 0.23 runs
+//! slowly on this network, replaced in the typed graph before tract optimises it.
+//!
+//! `emocue bench --profile --model models/blazeface_full_range.onnx` showed, against
+//! onnxruntime's per-node profile of the same file:
+//!
+//! * the stem, a 3×3 stride-2 convolution of the 3-channel input (8 M of the network's
+//!   106 M MACs), took 15 % of the detector (2.1 ms, 4 G MAC/s): tract runs it as a
+//!   matrix product over a *lazy* im2col whose per-panel gather of stride-2 pixels costs
+//!   far more than the 27-deep product. [`Im2col`] writes the patch matrix once, in a
+//!   plain loop, and the convolution becomes a 1×1 one (a matrix product tract packs
+//!   and runs at full speed). Same products, same order of summation per output as
+//!   im2col: results equal up to float rounding of the matrix kernel.
+//! * the shortcut branch of each stride-2 block, a 2×2 max pool that
+//!   `training/blazeface_graph.py` writes as the max of even and odd rows, then of even
+//!   and odd columns (tract's own MaxPool was slower still): four strided copies
+//!   (`Downsample`) and two Maxes per pool, 9 % of the detector. [`MaxPool2x2`] does the
+//!   same in one pass. Bit-identical (max is exact).
+//!
+//! [`rewrite`] applies both to any model [`crate::onnx::OnnxFile`] loads; the patterns
+//! are narrow (f32, NCHW, batch 1, a strided convolution with at most
+//! [`MAX_IM2COL_DEPTH`] inputs per output, the exact slice pattern of a 2×2 pool), so
+//! the classifiers have none and are left as they are.
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec};
+use tract_onnx::tract_core::ops::downsample::Downsample;
+use tract_onnx::tract_core::ops::math::Max;
+use tract_onnx::tract_core::ops::nn::DataFormat;
+
+/// The deepest patch (input channels × kernel taps) [`Im2col`] takes over from tract's
+/// lazy im2col: a small stem. A deeper one has enough work per gathered value that
+/// tract's own path is fine, and its patch matrix would be large.
+pub const MAX_IM2COL_DEPTH: usize = 64;
+
+/// Im2col of an NCHW f32 batch-1 tensor: output `[1, C·KH·KW, OH, OW]`, channel
+/// `(c·KH + kh)·KW + kw` holding input pixel `(oy·sh + kh·dh − pt, ox·sw + kw·dw − pl)`
+/// of channel `c` (0 outside the input). That is the OIHW kernel's own flattening, so
+/// the convolution becomes a 1×1 convolution with the kernel reshaped to
+/// `[O, C·KH·KW, 1, 1]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Im2col {
+    /// Input channels.
+    pub channels: usize,
+    /// Input height and width.
+    pub input: (usize, usize),
+    /// Kernel height and width.
+    pub kernel: (usize, usize),
+    /// Strides (rows, columns).
+    pub stride: (usize, usize),
+    /// Dilations (rows, columns).
+    pub dilation: (usize, usize),
+    /// Padding before (top, left).
+    pub pad: (usize, usize),
+    /// Output height and width.
+    pub output: (usize, usize),
+}
+
+impl Im2col {
+    /// Fills `out` (`[C·KH·KW, OH, OW]`, row-major) from `x` (`[C, H, W]`).
+    pub fn run(&self, x: &[f32], out: &mut [f32]) {
+        let (h, w) = self.input;
+        let (kh_n, kw_n) = self.kernel;
+        let (sh, sw) = self.stride;
+        let (dh, dw) = self.dilation;
+        let (pt, pl) = self.pad;
+        let (oh, ow) = self.output;
+        let mut rows = out.chunks_exact_mut(oh * ow);
+        for c in 0..self.channels {
+            let plane = &x[c * h * w..][..h * w];
+            for kh in 0..kh_n {
+                for kw in 0..kw_n {
+                    let Some(dst) = rows.next() else { return };
+                    // Output columns whose input column lies inside the row.
+                    let off = kw * dw;
+                    let lo = pl.saturating_sub(off).div_ceil(sw).min(ow);
+                    let hi = (w + pl).saturating_sub(off).div_ceil(sw).clamp(lo, ow);
+                    for (oy, drow) in dst.chunks_exact_mut(ow).enumerate() {
+                        let iy = (oy * sh + kh * dh).wrapping_sub(pt);
+                        if iy >= h {
+                            drow.fill(0.0);
+                            continue;
+                        }
+                        let src = &plane[iy * w..][..w];
+                        drow[..lo].fill(0.0);
+                        drow[hi..].fill(0.0);
+                        let start = lo * sw + off - pl;
+                        let n = hi - lo;
+                        if n == 0 {
+                            continue;
+                        }
+                        if sw == 1 {
+                            drow[lo..hi].copy_from_slice(&src[start..start + n]);
+                        } else {
+                            let src = &src[start..start + (n - 1) * sw + 1];
+                            for (i, d) in drow[lo..hi].iter_mut().enumerate() {
+                                *d = src[i * sw];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn output_shape(&self) -> [usize; 4] {
+        let (kh, kw) = self.kernel;
+        [1, self.channels * kh * kw, self.output.0, self.output.1]
+    }
+}
+
+impl Op for Im2col {
+    fn name(&self) -> StaticName {
+        "EmocueIm2col".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!("{self:?}")])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for Im2col {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = args_1!(inputs);
+        let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
+        let (h, w) = self.input;
+        ensure!(x.len() == self.channels * h * w, "EmocueIm2col: input size");
+        // `run` writes every element.
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&self.output_shape())? };
+        self.run(x, out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl TypedOp for Im2col {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(inputs[0].datum_type == f32::datum_type());
+        Ok(tvec!(f32::fact(self.output_shape())))
+    }
+
+    as_op!();
+}
+
+/// Depthwise convolution (one filter per channel) of an NCHW f32 batch-1 tensor (or
+/// CHW, as tract's decluttered graph holds it), any kernel size, stride and padding,
+/// no dilation. Per channel it copies the zero-padded plane once into a scratch split
+/// by column phase (`stride` phases, so that every tap reads a contiguous run), then
+/// computes each output row in one pass, all taps of an output in registers: a loop
+/// the compiler vectorises, with FMA where the CPU has it (chosen at run time on
+/// x86_64). Summation order per output: bias, then the taps row by row; tract's own op
+/// sums in another order, so results differ from it only by float rounding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepthWise {
+    /// Channels.
+    pub channels: usize,
+    /// Input height and width.
+    pub input: (usize, usize),
+    /// Kernel height and width.
+    pub kernel: (usize, usize),
+    /// Strides (rows, columns).
+    pub stride: (usize, usize),
+    /// Padding before and after (top, left) and (bottom, right).
+    pub pad: ((usize, usize), (usize, usize)),
+    /// Output height and width.
+    pub output: (usize, usize),
+    /// Weights `[C, KH, KW]`.
+    pub weights: Vec<f32>,
+    /// Bias `[C]`.
+    pub bias: Vec<f32>,
+    /// Whether the tensors are `[C, H, W]` rather than `[1, C, H, W]`.
+    pub chw: bool,
+}
+
+impl Eq for DepthWise {}
+
+impl std::hash::Hash for DepthWise {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (
+            self.channels,
+            self.input,
+            self.kernel,
+            self.stride,
+            self.pad,
+            self.output,
+        )
+            .hash(h);
+        self.weights
+            .iter()
+            .chain(&self.bias)
+            .for_each(|v| v.to_bits().hash(h));
+    }
+}
+
+/// `w · x + acc`, fused when `FMA`.
+#[inline(always)]
+fn madd<const FMA: bool>(w: f32, x: f32, acc: f32) -> f32 {
+    if FMA { w.mul_add(x, acc) } else { acc + w * x }
+}
+
+/// One output row of a `KH`×`KW` depthwise kernel with column stride `S`: `taps[k]` is
+/// the input run tap `k` (row-major) reads, each at least `out.len()` long.
+#[inline(always)]
+fn dw_row<const FMA: bool, const K: usize>(
+    out: &mut [f32],
+    bias: f32,
+    w: &[f32; K],
+    taps: [&[f32]; K],
+) {
+    let n = out.len();
+    for t in &taps {
+        assert!(t.len() >= n);
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        let mut acc = bias;
+        for k in 0..K {
+            // SAFETY: i < n <= taps[k].len(), asserted above.
+            acc = madd::<FMA>(w[k], unsafe { *taps[k].get_unchecked(i) }, acc);
+        }
+        *o = acc;
+    }
+}
+
+impl DepthWise {
+    /// Padded width of one column phase of the scratch plane.
+    fn phase_width(&self) -> usize {
+        let (_, w) = self.input;
+        let ((_, pl), (_, pr)) = self.pad;
+        (w + pl + pr).div_ceil(self.stride.1)
+    }
+
+    /// Fills `out` (`[C, OH, OW]`) from `x` (`[C, H, W]`); `scratch` is reused.
+    pub fn run(&self, x: &[f32], out: &mut [f32], scratch: &mut Vec<f32>) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features `run_avx2_fma` is compiled for.
+            unsafe { self.run_avx2_fma(x, out, scratch) };
+            return;
+        }
+        // aarch64 has fused multiply-add in its base instruction set.
+        self.run_with::<{ cfg!(target_arch = "aarch64") }>(x, out, scratch);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run_avx2_fma(&self, x: &[f32], out: &mut [f32], scratch: &mut Vec<f32>) {
+        self.run_with::<true>(x, out, scratch);
+    }
+
+    #[inline(always)]
+    fn run_with<const FMA: bool>(&self, x: &[f32], out: &mut [f32], scratch: &mut Vec<f32>) {
+        match (self.kernel, self.stride.1) {
+            ((3, 3), 1) => self.run_k::<FMA, 3, 3, 9>(x, out, scratch, 1),
+            ((3, 3), 2) => self.run_k::<FMA, 3, 3, 9>(x, out, scratch, 2),
+            ((5, 5), 1) => self.run_k::<FMA, 5, 5, 25>(x, out, scratch, 1),
+            ((5, 5), 2) => self.run_k::<FMA, 5, 5, 25>(x, out, scratch, 2),
+            _ => self.run_any::<FMA>(x, out, scratch),
+        }
+    }
+
+    /// Copies channel `c` of `x` into the zero-padded phase scratch: padded row r,
+    /// phase p, column j at `scratch[(r·sw + p)·pw + j]` = padded[r][j·sw + p].
+    #[inline(always)]
+    fn fill_scratch(&self, x: &[f32], c: usize, scratch: &mut [f32]) {
+        let (h, w) = self.input;
+        let sw = self.stride.1;
+        let ((pt, pl), _) = self.pad;
+        let pw = self.phase_width();
+        let plane = &x[c * h * w..][..h * w];
+        for (iy, src) in plane.chunks_exact(w).enumerate() {
+            let row = &mut scratch[(iy + pt) * sw * pw..][..sw * pw];
+            if sw == 1 {
+                row[pl..pl + w].copy_from_slice(src);
+            } else if sw == 2 {
+                // Padded column j = ix + pl: phase (j % 2), index j / 2.
+                let (even, odd) = row.split_at_mut(pw);
+                let (first, second) = if pl % 2 == 0 {
+                    (even, odd)
+                } else {
+                    (odd, even)
+                };
+                let (o1, o2) = (pl / 2, pl.div_ceil(2));
+                for (i, pair) in src.chunks_exact(2).enumerate() {
+                    first[o1 + i] = pair[0];
+                    second[o2 + i] = pair[1];
+                }
+                if w % 2 == 1 {
+                    first[o1 + w / 2] = src[w - 1];
+                }
+            } else {
+                for (ix, v) in src.iter().enumerate() {
+                    let j = ix + pl;
+                    row[(j % sw) * pw + j / sw] = *v;
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn run_k<const FMA: bool, const KH: usize, const KW: usize, const K: usize>(
+        &self,
+        x: &[f32],
+        out: &mut [f32],
+        scratch: &mut Vec<f32>,
+        sw: usize,
+    ) {
+        let (h, _) = self.input;
+        let sh = self.stride.0;
+        let ((pt, _), (pb, _)) = self.pad;
+        let (oh, ow) = self.output;
+        let pw = self.phase_width();
+        let plane = (h + pt + pb) * sw * pw;
+        scratch.clear();
+        scratch.resize(plane, 0.0);
+        if (sh, sw) == (1, 1) {
+            // Stride 1: the outputs of all rows in one run over the padded plane, taps at
+            // fixed offsets (`pw − ow` junk columns per row, dropped when copied out).
+            let run = (oh - 1) * pw + ow;
+            scratch.resize(plane + oh * pw, 0.0);
+            let (padded, flat) = scratch.split_at_mut(plane);
+            for c in 0..self.channels {
+                self.fill_scratch(x, c, padded);
+                let w: &[f32; K] = self.weights[c * K..][..K].try_into().expect("K = KH·KW");
+                let taps: [&[f32]; K] =
+                    std::array::from_fn(|k| &padded[(k / KW) * pw + k % KW..][..run]);
+                dw_row::<FMA, K>(&mut flat[..run], self.bias[c], w, taps);
+                let oplane = &mut out[c * oh * ow..][..oh * ow];
+                for (orow, frow) in oplane.chunks_exact_mut(ow).zip(flat.chunks(pw)) {
+                    orow.copy_from_slice(&frow[..ow]);
+                }
+            }
+            return;
+        }
+        for c in 0..self.channels {
+            self.fill_scratch(x, c, scratch);
+            let w: &[f32; K] = self.weights[c * K..][..K].try_into().expect("K = KH·KW");
+            let bias = self.bias[c];
+            let oplane = &mut out[c * oh * ow..][..oh * ow];
+            for (oy, orow) in oplane.chunks_exact_mut(ow).enumerate() {
+                let taps: [&[f32]; K] = std::array::from_fn(|k| {
+                    let (ky, kx) = (k / KW, k % KW);
+                    let row = &scratch[((oy * sh + ky) * sw + kx % sw) * pw..][..pw];
+                    &row[kx / sw..]
+                });
+                dw_row::<FMA, K>(orow, bias, w, taps);
+            }
+        }
+        let _ = KH;
+    }
+
+    /// Any kernel size: each tap's weighted row added to the output row.
+    #[inline(always)]
+    fn run_any<const FMA: bool>(&self, x: &[f32], out: &mut [f32], scratch: &mut Vec<f32>) {
+        let (h, _) = self.input;
+        let (kh, kw) = self.kernel;
+        let (sh, sw) = self.stride;
+        let ((pt, _), (pb, _)) = self.pad;
+        let (oh, ow) = self.output;
+        let pw = self.phase_width();
+        scratch.clear();
+        scratch.resize((h + pt + pb) * sw * pw, 0.0);
+        for c in 0..self.channels {
+            self.fill_scratch(x, c, scratch);
+            let wts = &self.weights[c * kh * kw..][..kh * kw];
+            let oplane = &mut out[c * oh * ow..][..oh * ow];
+            for (oy, orow) in oplane.chunks_exact_mut(ow).enumerate() {
+                orow.fill(self.bias[c]);
+                for ky in 0..kh {
+                    let row = &scratch[(oy * sh + ky) * sw * pw..][..sw * pw];
+                    for kx in 0..kw {
+                        let run = &row[(kx % sw) * pw + kx / sw..][..ow];
+                        let wt = wts[ky * kw + kx];
+                        for (o, v) in orow.iter_mut().zip(run) {
+                            *o = madd::<FMA>(wt, *v, *o);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn output_shape(&self) -> TVec<usize> {
+        let (oh, ow) = self.output;
+        if self.chw {
+            tvec!(self.channels, oh, ow)
+        } else {
+            tvec!(1, self.channels, oh, ow)
+        }
+    }
+}
+
+impl Op for DepthWise {
+    fn name(&self) -> StaticName {
+        "EmocueDepthWise".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "channels {} input {:?} kernel {:?} stride {:?} pad {:?}",
+            self.channels, self.input, self.kernel, self.stride, self.pad
+        )])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for DepthWise {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = args_1!(inputs);
+        let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
+        let (h, w) = self.input;
+        ensure!(
+            x.len() == self.channels * h * w,
+            "EmocueDepthWise: input size"
+        );
+        // `run` writes every element.
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&self.output_shape())? };
+        let mut scratch = Vec::new();
+        self.run(
+            x,
+            out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+            &mut scratch,
+        );
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl TypedOp for DepthWise {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(inputs[0].datum_type == f32::datum_type());
+        Ok(tvec!(f32::fact(self.output_shape())))
+    }
+
+    as_op!();
+}
+
+/// 2×2 max pool, stride 2, of an NCHW f32 tensor with even height and width.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MaxPool2x2 {
+    /// The input shape.
+    pub shape: [usize; 4],
+}
+
+impl MaxPool2x2 {
+    /// Fills `out` (`[N, C, H/2, W/2]`) from `x` (`[N, C, H, W]`).
+    pub fn run(&self, x: &[f32], out: &mut [f32]) {
+        let w = self.shape[3];
+        let ow = w / 2;
+        for (orow, rows) in out.chunks_exact_mut(ow).zip(x.chunks_exact(2 * w)) {
+            let (top, bottom) = rows.split_at(w);
+            for ((o, t), b) in orow
+                .iter_mut()
+                .zip(top.chunks_exact(2))
+                .zip(bottom.chunks_exact(2))
+            {
+                // Same operand order as the graph it replaces: rows first, then columns.
+                *o = t[0].max(b[0]).max(t[1].max(b[1]));
+            }
+        }
+    }
+
+    fn output_shape(&self) -> [usize; 4] {
+        let [n, c, h, w] = self.shape;
+        [n, c, h / 2, w / 2]
+    }
+}
+
+impl Op for MaxPool2x2 {
+    fn name(&self) -> StaticName {
+        "EmocueMaxPool2x2".into()
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for MaxPool2x2 {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = args_1!(inputs);
+        let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
+        ensure!(
+            x.len() == self.shape.iter().product::<usize>(),
+            "EmocueMaxPool2x2: input size"
+        );
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&self.output_shape())? };
+        self.run(x, out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl TypedOp for MaxPool2x2 {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(inputs[0].datum_type == f32::datum_type());
+        Ok(tvec!(f32::fact(self.output_shape())))
+    }
+
+    as_op!();
+}
+
+/// What [`rewrite`] replaced.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Rewritten {
+    /// Strided small convolutions now run as [`Im2col`] and a 1×1 convolution.
+    pub im2col: usize,
+    /// Row/column max pools now run as one [`MaxPool2x2`].
+    pub max_pools: usize,
+    /// Depthwise convolutions now run as our [`DepthWise`].
+    pub depthwise: usize,
+}
+
+/// The concrete f32 NCHW batch-1 shape of `outlet`, if it has one (a rank-3 tensor, as
+/// tract's decluttered graph holds a CHW one, counts as batch 1).
+fn nchw1(model: &TypedModel, outlet: OutletId) -> TractResult<Option<[usize; 4]>> {
+    let fact = model.outlet_fact(outlet)?;
+    if fact.datum_type != f32::datum_type() {
+        return Ok(None);
+    }
+    Ok(fact.shape.as_concrete().and_then(|s| match *s {
+        [1, c, h, w] => Some([1, c, h, w]),
+        [c, h, w] => Some([1, c, h, w]),
+        _ => None,
+    }))
+}
+
+/// The [`Im2col`] and the 1×1 convolution replacing `node`, a strided small `Conv`.
+fn im2col_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(Im2col, Tensor)>> {
+    let Some(conv) = node.op_as::<Conv>() else {
+        return Ok(None);
+    };
+    let ps = &conv.pool_spec;
+    if conv.q_params.is_some()
+        || conv.group != 1
+        || conv.kernel_fmt != KernelFormat::OIHW
+        || ps.data_format != DataFormat::NCHW
+        || ps.kernel_shape.len() != 2
+        || node.inputs.len() != 3
+    {
+        return Ok(None);
+    }
+    let Some([_, c, h, w]) = nchw1(model, node.inputs[0])? else {
+        return Ok(None);
+    };
+    let (kh, kw) = (ps.kernel_shape[0], ps.kernel_shape[1]);
+    let stride = (ps.stride(0), ps.stride(1));
+    if c * kh * kw > MAX_IM2COL_DEPTH || (stride == (1, 1)) || kh * kw < 2 {
+        return Ok(None);
+    }
+    let Some(kernel) = model.outlet_fact(node.inputs[1])?.konst.clone() else {
+        return Ok(None);
+    };
+    if kernel.datum_type() != f32::datum_type() || kernel.shape() != [ps.output_channels, c, kh, kw]
+    {
+        return Ok(None);
+    }
+    if matches!(ps.padding, PaddingSpec::ExplicitOnnxPool(..)) {
+        return Ok(None);
+    }
+    let dilation = (ps.dilation(0), ps.dilation(1));
+    let rows = ps.padding.compute_one(0, &h, kh, dilation.0, stride.0);
+    let cols = ps.padding.compute_one(1, &w, kw, dilation.1, stride.1);
+    let op = Im2col {
+        channels: c,
+        input: (h, w),
+        kernel: (kh, kw),
+        stride,
+        dilation,
+        pad: (rows.pad_before, cols.pad_before),
+        output: (rows.convoluted, cols.convoluted),
+    };
+    let kernel = kernel
+        .into_tensor()
+        .into_shape(&[ps.output_channels, c * kh * kw, 1, 1])?;
+    Ok(Some((op, kernel)))
+}
+
+/// The [`DepthWise`] replacing `node`, a depthwise `Conv` with constant weights.
+fn depthwise_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<DepthWise>> {
+    let Some(conv) = node.op_as::<Conv>() else {
+        return Ok(None);
+    };
+    let ps = &conv.pool_spec;
+    let chw = ps.data_format == DataFormat::CHW;
+    let Some([_, c, h, w]) = nchw1(model, node.inputs[0])? else {
+        return Ok(None);
+    };
+    if conv.q_params.is_some()
+        || conv.group != c
+        || ps.input_channels != c
+        || ps.output_channels != c
+        || conv.kernel_fmt != KernelFormat::OIHW
+        || !matches!(ps.data_format, DataFormat::NCHW | DataFormat::CHW)
+        || ps.kernel_shape.len() != 2
+        || ps.dilation(0) != 1
+        || ps.dilation(1) != 1
+        || node.inputs.len() != 3
+        || matches!(ps.padding, PaddingSpec::ExplicitOnnxPool(..))
+    {
+        return Ok(None);
+    }
+    let (kh, kw) = (ps.kernel_shape[0], ps.kernel_shape[1]);
+    let konst = |i: usize| -> TractResult<Option<Vec<f32>>> {
+        let Some(t) = model.outlet_fact(node.inputs[i])?.konst.clone() else {
+            return Ok(None);
+        };
+        if t.datum_type() != f32::datum_type() {
+            return Ok(None);
+        }
+        Ok(Some(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec()))
+    };
+    let (Some(weights), Some(bias)) = (konst(1)?, konst(2)?) else {
+        return Ok(None);
+    };
+    let bias = match bias.len() {
+        1 => vec![bias[0]; c],
+        n if n == c => bias,
+        _ => return Ok(None),
+    };
+    if weights.len() != c * kh * kw {
+        return Ok(None);
+    }
+    let stride = (ps.stride(0), ps.stride(1));
+    let rows = ps.padding.compute_one(0, &h, kh, 1, stride.0);
+    let cols = ps.padding.compute_one(1, &w, kw, 1, stride.1);
+    let op = DepthWise {
+        channels: c,
+        input: (h, w),
+        kernel: (kh, kw),
+        stride,
+        pad: (
+            (rows.pad_before, cols.pad_before),
+            (rows.pad_after, cols.pad_after),
+        ),
+        output: (rows.convoluted, cols.convoluted),
+        weights,
+        bias,
+        chw,
+    };
+    // Every tap of every output must fall inside the padded plane.
+    let (oh, ow) = op.output;
+    let ok = oh > 0
+        && ow > 0
+        && (oh - 1) * stride.0 + kh <= h + rows.pad_before + rows.pad_after
+        && (ow - 1) + (kw - 1) / stride.1 < op.phase_width()
+        && (ow - 1) * stride.1 + kw <= w + cols.pad_before + cols.pad_after;
+    Ok(ok.then_some(op))
+}
+
+/// `x` if `node` is a `Max` of the even and odd (`stride 2`) slices of `x` along `axis`.
+fn even_odd_max(model: &TypedModel, node: &TypedNode, axis: usize) -> Option<OutletId> {
+    let bin = node.op_as::<TypedBinOp>()?;
+    bin.0.downcast_ref::<Max>()?;
+    let slice = |i: usize| {
+        let n = model.node(node.inputs[i].node);
+        let d = n.op_as::<Downsample>()?;
+        (d.axis == axis && d.stride == 2).then_some((n.inputs[0], d.modulo))
+    };
+    let (a, ma) = slice(0)?;
+    let (b, mb) = slice(1)?;
+    (a == b && ma + mb == 1).then_some(a)
+}
+
+/// Replaces, in a typed graph, each strided small convolution by [`Im2col`] and a 1×1
+/// convolution, and each 2×2 max pool written as row then column `Max`es of strided
+/// slices by one [`MaxPool2x2`] (see the module docs).
+pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
+    let mut done = Rewritten::default();
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        if let Some((op, kernel)) = im2col_for(model, node)? {
+            let conv = node.op_as::<Conv>().expect("im2col_for checked it");
+            let depth = kernel.shape()[1];
+            let one = Conv {
+                pool_spec: PoolSpec {
+                    data_format: DataFormat::NCHW,
+                    kernel_shape: tvec!(1, 1),
+                    padding: PaddingSpec::Valid,
+                    dilations: None,
+                    strides: None,
+                    input_channels: depth,
+                    output_channels: conv.pool_spec.output_channels,
+                },
+                kernel_fmt: KernelFormat::OIHW,
+                group: 1,
+                q_params: None,
+            };
+            let mut patch = TypedModelPatch::new("emocue im2col");
+            let x = patch.tap_model(model, node.inputs[0])?;
+            let bias = patch.tap_model(model, node.inputs[2])?;
+            let cols = patch.wire_node(format!("{}.emocue_im2col", node.name), op, &[x])?[0];
+            let k = patch.add_const(format!("{}.emocue_kernel", node.name), kernel)?;
+            let y = patch.wire_node(format!("{}.emocue_1x1", node.name), one, &[cols, k, bias])?[0];
+            patch.shunt_outside(model, OutletId::new(id, 0), y)?;
+            patch.apply(model)?;
+            done.im2col += 1;
+            continue;
+        }
+        if let Some(op) = depthwise_for(model, node)? {
+            let mut patch = TypedModelPatch::new("emocue depthwise");
+            let x = patch.tap_model(model, node.inputs[0])?;
+            let y = patch.wire_node(format!("{}.emocue_dw", node.name), op, &[x])?[0];
+            patch.shunt_outside(model, OutletId::new(id, 0), y)?;
+            patch.apply(model)?;
+            done.depthwise += 1;
+            continue;
+        }
+        // The column max of a row max of the same tensor: a 2×2 pool.
+        let Some(rows) = even_odd_max(model, node, 3) else {
+            continue;
+        };
+        let Some(x) = even_odd_max(model, model.node(rows.node), 2) else {
+            continue;
+        };
+        let Some(shape) = nchw1(model, x)?.filter(|s| s[2] % 2 == 0 && s[3] % 2 == 0) else {
+            continue;
+        };
+        if model.outlet_fact(x)?.rank() != 4 {
+            continue;
+        }
+        let mut patch = TypedModelPatch::new("emocue 2x2 max pool");
+        let tap = patch.tap_model(model, x)?;
+        let y = patch.wire_node(
+            format!("{}.emocue_pool", node.name),
+            MaxPool2x2 { shape },
+            &[tap],
+        )?[0];
+        patch.shunt_outside(model, OutletId::new(id, 0), y)?;
+        patch.apply(model)?;
+        done.max_pools += 1;
+    }
+    if done != Rewritten::default() {
+        model.compact()?;
+    }
+    Ok(done)
+}
