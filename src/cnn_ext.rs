@@ -25,7 +25,7 @@
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
-use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec};
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::downsample::Downsample;
 use tract_onnx::tract_core::ops::math::Max;
 use tract_onnx::tract_core::ops::nn::DataFormat;
@@ -35,11 +35,11 @@ use tract_onnx::tract_core::ops::nn::DataFormat;
 /// tract's own path is fine, and its patch matrix would be large.
 pub const MAX_IM2COL_DEPTH: usize = 64;
 
-/// Im2col of an NCHW f32 batch-1 tensor: output `[1, C·KH·KW, OH, OW]`, channel
-/// `(c·KH + kh)·KW + kw` holding input pixel `(oy·sh + kh·dh − pt, ox·sw + kw·dw − pl)`
-/// of channel `c` (0 outside the input). That is the OIHW kernel's own flattening, so
-/// the convolution becomes a 1×1 convolution with the kernel reshaped to
-/// `[O, C·KH·KW, 1, 1]`.
+/// The im2col geometry of a convolution of an NCHW f32 batch-1 tensor: patch row
+/// `(c·KH + kh)·KW + kw` of output pixel `(oy, ox)` is input pixel
+/// `(oy·sh + kh·dh − pt, ox·sw + kw·dw − pl)` of channel `c` (0 outside the input).
+/// That is the OIHW kernel's own flattening, so output channel `o` is the dot product
+/// of kernel row `o` (`[O, C·KH·KW]`) with the patch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Im2col {
     /// Input channels.
@@ -59,45 +59,155 @@ pub struct Im2col {
 }
 
 impl Im2col {
-    /// Fills `out` (`[C·KH·KW, OH, OW]`, row-major) from `x` (`[C, H, W]`).
-    pub fn run(&self, x: &[f32], out: &mut [f32]) {
+    /// Patch depth: `C·KH·KW`.
+    pub fn depth(&self) -> usize {
+        self.channels * self.kernel.0 * self.kernel.1
+    }
+
+    /// Writes the patches of output row `oy` from `x` (`[C, H, W]`): patch row `k` of
+    /// output column `ox` at `dst[k·stride + ox]` (`stride` ≥ OW).
+    pub fn fill_row(&self, x: &[f32], oy: usize, dst: &mut [f32], stride: usize) {
         let (h, w) = self.input;
         let (kh_n, kw_n) = self.kernel;
         let (sh, sw) = self.stride;
         let (dh, dw) = self.dilation;
         let (pt, pl) = self.pad;
-        let (oh, ow) = self.output;
-        let mut rows = out.chunks_exact_mut(oh * ow);
+        let ow = self.output.1;
+        let mut rows = dst.chunks_mut(stride);
         for c in 0..self.channels {
             let plane = &x[c * h * w..][..h * w];
             for kh in 0..kh_n {
+                let iy = (oy * sh + kh * dh).wrapping_sub(pt);
                 for kw in 0..kw_n {
-                    let Some(dst) = rows.next() else { return };
+                    let Some(drow) = rows.next() else { return };
+                    let drow = &mut drow[..ow];
+                    if iy >= h {
+                        drow.fill(0.0);
+                        continue;
+                    }
+                    let src = &plane[iy * w..][..w];
                     // Output columns whose input column lies inside the row.
                     let off = kw * dw;
                     let lo = pl.saturating_sub(off).div_ceil(sw).min(ow);
                     let hi = (w + pl).saturating_sub(off).div_ceil(sw).clamp(lo, ow);
-                    for (oy, drow) in dst.chunks_exact_mut(ow).enumerate() {
-                        let iy = (oy * sh + kh * dh).wrapping_sub(pt);
-                        if iy >= h {
-                            drow.fill(0.0);
-                            continue;
+                    drow[..lo].fill(0.0);
+                    drow[hi..].fill(0.0);
+                    let n = hi - lo;
+                    if n == 0 {
+                        continue;
+                    }
+                    let start = lo * sw + off - pl;
+                    if sw == 1 {
+                        drow[lo..hi].copy_from_slice(&src[start..start + n]);
+                    } else {
+                        let src = &src[start..start + (n - 1) * sw + 1];
+                        for (i, d) in drow[lo..hi].iter_mut().enumerate() {
+                            *d = src[i * sw];
                         }
-                        let src = &plane[iy * w..][..w];
-                        drow[..lo].fill(0.0);
-                        drow[hi..].fill(0.0);
-                        let start = lo * sw + off - pl;
-                        let n = hi - lo;
-                        if n == 0 {
-                            continue;
-                        }
-                        if sw == 1 {
-                            drow[lo..hi].copy_from_slice(&src[start..start + n]);
-                        } else {
-                            let src = &src[start..start + (n - 1) * sw + 1];
-                            for (i, d) in drow[lo..hi].iter_mut().enumerate() {
-                                *d = src[i * sw];
-                            }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Output pixels per block of [`SmallConv`]'s product (two AVX registers).
+const PX: usize = 16;
+/// Output channels per block of [`SmallConv`]'s product.
+const CO: usize = 4;
+
+/// A convolution with a shallow patch (at most [`MAX_IM2COL_DEPTH`] inputs per output,
+/// such as a network's stem), NCHW f32 batch 1: per output row, the patches are
+/// written once ([`Im2col::fill_row`]) and multiplied by the kernel in register blocks
+/// of [`CO`] channels × [`PX`] pixels, with FMA where the CPU has it. Summation order
+/// per output: bias, then the patch in kernel order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmallConv {
+    /// The patch geometry.
+    pub geo: Im2col,
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel `[O', depth, CO]` blocked by [`CO`] output channels (`O'` = O / CO
+    /// rounded up; the missing channels have zero weights).
+    pub weights: Vec<f32>,
+    /// Bias `[O]`, rounded up to a multiple of [`CO`] with zeros.
+    pub bias: Vec<f32>,
+}
+
+impl Eq for SmallConv {}
+
+impl std::hash::Hash for SmallConv {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (&self.geo, self.out_channels).hash(h);
+        self.weights
+            .iter()
+            .chain(&self.bias)
+            .for_each(|v| v.to_bits().hash(h));
+    }
+}
+
+impl SmallConv {
+    /// The op for `geo` with an OIHW kernel `[O, C, KH, KW]` and bias `[O]`.
+    pub fn new(geo: Im2col, kernel: &[f32], bias: &[f32]) -> Self {
+        let depth = geo.depth();
+        let o = bias.len();
+        let blocks = o.div_ceil(CO);
+        let mut weights = vec![0.0; blocks * depth * CO];
+        for oc in 0..o {
+            for k in 0..depth {
+                weights[((oc / CO) * depth + k) * CO + oc % CO] = kernel[oc * depth + k];
+            }
+        }
+        let mut b = bias.to_vec();
+        b.resize(blocks * CO, 0.0);
+        SmallConv {
+            geo,
+            out_channels: o,
+            weights,
+            bias: b,
+        }
+    }
+
+    /// Fills `out` (`[O, OH, OW]`) from `x` (`[C, H, W]`); `cols` is scratch.
+    pub fn run(&self, x: &[f32], out: &mut [f32], cols: &mut Vec<f32>) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features `run_avx2_fma` is compiled for.
+            unsafe { self.run_avx2_fma(x, out, cols) };
+            return;
+        }
+        self.run_with::<{ cfg!(target_arch = "aarch64") }>(x, out, cols);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run_avx2_fma(&self, x: &[f32], out: &mut [f32], cols: &mut Vec<f32>) {
+        self.run_with::<true>(x, out, cols);
+    }
+
+    #[inline(always)]
+    fn run_with<const FMA: bool>(&self, x: &[f32], out: &mut [f32], cols: &mut Vec<f32>) {
+        let depth = self.geo.depth();
+        let (oh, ow) = self.geo.output;
+        let stride = ow.next_multiple_of(PX);
+        cols.clear();
+        cols.resize(depth * stride, 0.0);
+        for oy in 0..oh {
+            self.geo.fill_row(x, oy, cols, stride);
+            for (blk, (wts, bias)) in self
+                .weights
+                .chunks_exact(depth * CO)
+                .zip(self.bias.chunks_exact(CO))
+                .enumerate()
+            {
+                let bias: &[f32; CO] = bias.try_into().expect("CO");
+                for p0 in (0..ow).step_by(PX) {
+                    let acc = block::<FMA>(wts, bias, cols, stride, p0);
+                    let n = PX.min(ow - p0);
+                    for (j, a) in acc.iter().enumerate() {
+                        let oc = blk * CO + j;
+                        if oc < self.out_channels {
+                            out[(oc * oh + oy) * ow + p0..][..n].copy_from_slice(&a[..n]);
                         }
                     }
                 }
@@ -106,39 +216,122 @@ impl Im2col {
     }
 
     fn output_shape(&self) -> [usize; 4] {
-        let (kh, kw) = self.kernel;
-        [1, self.channels * kh * kw, self.output.0, self.output.1]
+        [1, self.out_channels, self.geo.output.0, self.geo.output.1]
     }
 }
 
-impl Op for Im2col {
+/// One [`CO`]×[`PX`] block of [`SmallConv`]: bias plus the product of the blocked
+/// kernel rows `wts` (`[depth, CO]`) with patch columns `p0..p0 + PX` of `cols`
+/// (`[depth, stride]`).
+#[inline(always)]
+fn block<const FMA: bool>(
+    wts: &[f32],
+    bias: &[f32; CO],
+    cols: &[f32],
+    stride: usize,
+    p0: usize,
+) -> [[f32; PX]; CO] {
+    let depth = wts.len() / CO;
+    assert!(depth > 0 && p0 + PX <= stride && (depth - 1) * stride + stride <= cols.len());
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: FMA is only true on x86_64 inside `run_avx2_fma`, whose CPU has AVX2
+        // and FMA; the loads stay within `cols`, as asserted above.
+        return unsafe { block_avx2(wts, bias, cols, stride, p0) };
+    }
+    let mut acc = [[0f32; PX]; CO];
+    for (a, b) in acc.iter_mut().zip(bias) {
+        *a = [*b; PX];
+    }
+    for (k, w) in wts.chunks_exact(CO).enumerate() {
+        let xs = &cols[k * stride + p0..][..PX];
+        for (a, w) in acc.iter_mut().zip(w) {
+            for (a, x) in a.iter_mut().zip(xs) {
+                *a = madd::<FMA>(*w, *x, *a);
+            }
+        }
+    }
+    acc
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn block_avx2(
+    wts: &[f32],
+    bias: &[f32; CO],
+    cols: &[f32],
+    stride: usize,
+    p0: usize,
+) -> [[f32; PX]; CO] {
+    use std::arch::x86_64::*;
+    const _: () = assert!(PX == 16 && CO == 4);
+    let depth = wts.len() / CO;
+    // SAFETY (whole body): the caller checked that rows 0..depth of `cols`, columns
+    // p0..p0 + 16, are in bounds; `wts` holds depth · 4 values.
+    unsafe {
+        let b = |j: usize| _mm256_set1_ps(bias[j]);
+        let mut a = [[b(0); 2], [b(1); 2], [b(2); 2], [b(3); 2]];
+        let base = cols.as_ptr().add(p0);
+        let w = wts.as_ptr();
+        for k in 0..depth {
+            let p = base.add(k * stride);
+            let x0 = _mm256_loadu_ps(p);
+            let x1 = _mm256_loadu_ps(p.add(8));
+            for (j, a) in a.iter_mut().enumerate() {
+                let wj = _mm256_set1_ps(*w.add(k * CO + j));
+                a[0] = _mm256_fmadd_ps(wj, x0, a[0]);
+                a[1] = _mm256_fmadd_ps(wj, x1, a[1]);
+            }
+        }
+        let mut out = [[0f32; PX]; CO];
+        for (o, a) in out.iter_mut().zip(&a) {
+            _mm256_storeu_ps(o.as_mut_ptr(), a[0]);
+            _mm256_storeu_ps(o.as_mut_ptr().add(8), a[1]);
+        }
+        out
+    }
+}
+
+impl Op for SmallConv {
     fn name(&self) -> StaticName {
-        "EmocueIm2col".into()
+        "EmocueSmallConv".into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("{self:?}")])
+        Ok(vec![format!(
+            "{:?} → {} channels",
+            self.geo, self.out_channels
+        )])
     }
 
     op_as_typed_op!();
 }
 
-impl EvalOp for Im2col {
+impl EvalOp for SmallConv {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = args_1!(inputs);
         let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
-        let (h, w) = self.input;
-        ensure!(x.len() == self.channels * h * w, "EmocueIm2col: input size");
+        let (h, w) = self.geo.input;
+        ensure!(
+            x.len() == self.geo.channels * h * w,
+            "EmocueSmallConv: input size"
+        );
         // `run` writes every element.
         let mut out = unsafe { Tensor::uninitialized::<f32>(&self.output_shape())? };
-        self.run(x, out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
+        let mut cols = Vec::new();
+        self.run(
+            x,
+            out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+            &mut cols,
+        );
         Ok(tvec!(out.into_tvalue()))
     }
 }
 
-impl TypedOp for Im2col {
+impl TypedOp for SmallConv {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         ensure!(inputs[0].datum_type == f32::datum_type());
         Ok(tvec!(f32::fact(self.output_shape())))
@@ -508,8 +701,8 @@ impl TypedOp for MaxPool2x2 {
 /// What [`rewrite`] replaced.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Rewritten {
-    /// Strided small convolutions now run as [`Im2col`] and a 1×1 convolution.
-    pub im2col: usize,
+    /// Strided convolutions with a shallow patch now run as [`SmallConv`].
+    pub small_convs: usize,
     /// Row/column max pools now run as one [`MaxPool2x2`].
     pub max_pools: usize,
     /// Depthwise convolutions now run as our [`DepthWise`].
@@ -530,8 +723,8 @@ fn nchw1(model: &TypedModel, outlet: OutletId) -> TractResult<Option<[usize; 4]>
     }))
 }
 
-/// The [`Im2col`] and the 1×1 convolution replacing `node`, a strided small `Conv`.
-fn im2col_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(Im2col, Tensor)>> {
+/// The [`SmallConv`] replacing `node`, a strided convolution with a shallow patch.
+fn small_conv_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<SmallConv>> {
     let Some(conv) = node.op_as::<Conv>() else {
         return Ok(None);
     };
@@ -542,6 +735,7 @@ fn im2col_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(Im2co
         || ps.data_format != DataFormat::NCHW
         || ps.kernel_shape.len() != 2
         || node.inputs.len() != 3
+        || matches!(ps.padding, PaddingSpec::ExplicitOnnxPool(..))
     {
         return Ok(None);
     }
@@ -550,23 +744,31 @@ fn im2col_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(Im2co
     };
     let (kh, kw) = (ps.kernel_shape[0], ps.kernel_shape[1]);
     let stride = (ps.stride(0), ps.stride(1));
-    if c * kh * kw > MAX_IM2COL_DEPTH || (stride == (1, 1)) || kh * kw < 2 {
+    if c * kh * kw > MAX_IM2COL_DEPTH || stride == (1, 1) || kh * kw < 2 {
         return Ok(None);
     }
-    let Some(kernel) = model.outlet_fact(node.inputs[1])?.konst.clone() else {
+    let o = ps.output_channels;
+    let (Some(kernel), Some(bias)) = (
+        const_f32(model, node.inputs[1])?,
+        const_f32(model, node.inputs[2])?,
+    ) else {
         return Ok(None);
     };
-    if kernel.datum_type() != f32::datum_type() || kernel.shape() != [ps.output_channels, c, kh, kw]
-    {
-        return Ok(None);
-    }
-    if matches!(ps.padding, PaddingSpec::ExplicitOnnxPool(..)) {
+    let bias = match bias.len() {
+        1 => vec![bias[0]; o],
+        n if n == o => bias,
+        _ => return Ok(None),
+    };
+    if kernel.len() != o * c * kh * kw {
         return Ok(None);
     }
     let dilation = (ps.dilation(0), ps.dilation(1));
     let rows = ps.padding.compute_one(0, &h, kh, dilation.0, stride.0);
     let cols = ps.padding.compute_one(1, &w, kw, dilation.1, stride.1);
-    let op = Im2col {
+    if rows.convoluted == 0 || cols.convoluted == 0 {
+        return Ok(None);
+    }
+    let geo = Im2col {
         channels: c,
         input: (h, w),
         kernel: (kh, kw),
@@ -575,10 +777,18 @@ fn im2col_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(Im2co
         pad: (rows.pad_before, cols.pad_before),
         output: (rows.convoluted, cols.convoluted),
     };
-    let kernel = kernel
-        .into_tensor()
-        .into_shape(&[ps.output_channels, c * kh * kw, 1, 1])?;
-    Ok(Some((op, kernel)))
+    Ok(Some(SmallConv::new(geo, &kernel, &bias)))
+}
+
+/// The values of a constant f32 input.
+fn const_f32(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Vec<f32>>> {
+    let Some(t) = model.outlet_fact(outlet)?.konst.clone() else {
+        return Ok(None);
+    };
+    if t.datum_type() != f32::datum_type() {
+        return Ok(None);
+    }
+    Ok(Some(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec()))
 }
 
 /// The [`DepthWise`] replacing `node`, a depthwise `Conv` with constant weights.
@@ -606,16 +816,10 @@ fn depthwise_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Dep
         return Ok(None);
     }
     let (kh, kw) = (ps.kernel_shape[0], ps.kernel_shape[1]);
-    let konst = |i: usize| -> TractResult<Option<Vec<f32>>> {
-        let Some(t) = model.outlet_fact(node.inputs[i])?.konst.clone() else {
-            return Ok(None);
-        };
-        if t.datum_type() != f32::datum_type() {
-            return Ok(None);
-        }
-        Ok(Some(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec()))
-    };
-    let (Some(weights), Some(bias)) = (konst(1)?, konst(2)?) else {
+    let (Some(weights), Some(bias)) = (
+        const_f32(model, node.inputs[1])?,
+        const_f32(model, node.inputs[2])?,
+    ) else {
         return Ok(None);
     };
     let bias = match bias.len() {
@@ -674,32 +878,13 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
     let mut done = Rewritten::default();
     for id in model.eval_order()? {
         let node = model.node(id);
-        if let Some((op, kernel)) = im2col_for(model, node)? {
-            let conv = node.op_as::<Conv>().expect("im2col_for checked it");
-            let depth = kernel.shape()[1];
-            let one = Conv {
-                pool_spec: PoolSpec {
-                    data_format: DataFormat::NCHW,
-                    kernel_shape: tvec!(1, 1),
-                    padding: PaddingSpec::Valid,
-                    dilations: None,
-                    strides: None,
-                    input_channels: depth,
-                    output_channels: conv.pool_spec.output_channels,
-                },
-                kernel_fmt: KernelFormat::OIHW,
-                group: 1,
-                q_params: None,
-            };
-            let mut patch = TypedModelPatch::new("emocue im2col");
+        if let Some(op) = small_conv_for(model, node)? {
+            let mut patch = TypedModelPatch::new("emocue small conv");
             let x = patch.tap_model(model, node.inputs[0])?;
-            let bias = patch.tap_model(model, node.inputs[2])?;
-            let cols = patch.wire_node(format!("{}.emocue_im2col", node.name), op, &[x])?[0];
-            let k = patch.add_const(format!("{}.emocue_kernel", node.name), kernel)?;
-            let y = patch.wire_node(format!("{}.emocue_1x1", node.name), one, &[cols, k, bias])?[0];
+            let y = patch.wire_node(format!("{}.emocue_conv", node.name), op, &[x])?[0];
             patch.shunt_outside(model, OutletId::new(id, 0), y)?;
             patch.apply(model)?;
-            done.im2col += 1;
+            done.small_convs += 1;
             continue;
         }
         if let Some(op) = depthwise_for(model, node)? {
