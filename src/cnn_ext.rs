@@ -925,3 +925,207 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
     }
     Ok(done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::tract_core::ops::cnn::PoolSpec;
+
+    fn values(n: usize, seed: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i as f32 * 0.7311 + seed).sin() * 43758.547).fract() - 0.5)
+            .collect()
+    }
+
+    /// One convolution (NCHW, OIHW, constant kernel and bias) of an `[1, c, h, w]` input.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_model(
+        (c, h, w): (usize, usize, usize),
+        o: usize,
+        group: usize,
+        (kh, kw): (usize, usize),
+        stride: (usize, usize),
+        (before, after): ((usize, usize), (usize, usize)),
+    ) -> TypedModel {
+        let mut model = TypedModel::default();
+        let x = model.add_source("x", f32::fact([1, c, h, w])).unwrap();
+        let kernel = Tensor::from_shape(
+            &[o, c / group, kh, kw],
+            &values(o * c / group * kh * kw, 1.0),
+        );
+        let k = model.add_const("k", kernel.unwrap()).unwrap();
+        let b = model
+            .add_const("b", Tensor::from_shape(&[o], &values(o, 2.0)).unwrap())
+            .unwrap();
+        let pool_spec = PoolSpec {
+            data_format: DataFormat::NCHW,
+            kernel_shape: tvec!(kh, kw),
+            padding: PaddingSpec::Explicit(tvec!(before.0, before.1), tvec!(after.0, after.1)),
+            dilations: None,
+            strides: Some(tvec!(stride.0, stride.1)),
+            input_channels: c,
+            output_channels: o,
+        };
+        let conv = Conv {
+            pool_spec,
+            kernel_fmt: KernelFormat::OIHW,
+            group,
+            q_params: None,
+        };
+        let y = model.wire_node("conv", conv, &[x, k, b]).unwrap();
+        model.select_output_outlets(&y).unwrap();
+        model
+    }
+
+    /// Runs `model` as tract optimises it, and after [`rewrite`]; returns both outputs
+    /// and what was rewritten.
+    fn both(model: TypedModel, input: &[usize]) -> (Vec<f32>, Vec<f32>, Rewritten) {
+        let x = Tensor::from_shape(input, &values(input.iter().product(), 3.0)).unwrap();
+        let run = |m: TypedModel| -> Vec<f32> {
+            let out = m
+                .into_runnable()
+                .unwrap()
+                .run(tvec!(x.clone().into_tvalue()))
+                .unwrap();
+            out[0]
+                .to_plain_array_view::<f32>()
+                .unwrap()
+                .iter()
+                .copied()
+                .collect()
+        };
+        let plain = run(model.clone().into_optimized().unwrap());
+        let mut ours = model.into_decluttered().unwrap();
+        let done = rewrite(&mut ours).unwrap();
+        (plain, run(ours.into_optimized().unwrap()), done)
+    }
+
+    fn close(a: &[f32], b: &[f32]) {
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-5 * (1.0 + x.abs()),
+                "element {i}: {x} vs {y}"
+            );
+        }
+    }
+
+    #[test]
+    fn depthwise_matches_tract() {
+        type Case = (
+            (usize, usize, usize),
+            (usize, usize),
+            (usize, usize),
+            ((usize, usize), (usize, usize)),
+        );
+        let cases: [Case; 7] = [
+            ((32, 12, 12), (3, 3), (1, 1), ((1, 1), (1, 1))),
+            // BlazeFace's stride-2 blocks: TF "SAME", the extra row and column at the end.
+            ((16, 12, 12), (3, 3), (2, 2), ((0, 0), (1, 1))),
+            ((8, 7, 9), (3, 3), (2, 2), ((1, 1), (1, 1))),
+            ((8, 6, 6), (5, 5), (1, 1), ((2, 2), (2, 2))),
+            ((4, 11, 10), (5, 5), (2, 2), ((1, 2), (2, 1))),
+            ((4, 9, 8), (3, 1), (1, 1), ((1, 0), (1, 0))),
+            ((3, 10, 10), (2, 3), (3, 2), ((0, 1), (1, 0))),
+        ];
+        for (shape, k, s, pad) in cases {
+            let model = conv_model(shape, shape.0, shape.0, k, s, pad);
+            let (plain, ours, done) = both(model, &[1, shape.0, shape.1, shape.2]);
+            assert_eq!(done.depthwise, 1, "{shape:?} {k:?} {s:?}");
+            close(&plain, &ours);
+        }
+    }
+
+    #[test]
+    fn small_conv_matches_tract() {
+        // BlazeFace's stem, smaller; then odd sizes, channels not a multiple of 4,
+        // symmetric padding, a 5x5 kernel, rows wider than one 16-pixel block.
+        let cases = [
+            ((3, 24, 24), 32, (3, 3), (2, 2), ((0, 0), (1, 1))),
+            ((3, 13, 37), 6, (3, 3), (2, 2), ((1, 1), (1, 1))),
+            ((2, 15, 11), 5, (5, 5), (2, 1), ((2, 2), (2, 2))),
+            ((1, 9, 40), 3, (3, 2), (1, 3), ((0, 0), (0, 1))),
+        ];
+        for (shape, o, k, s, pad) in cases {
+            let model = conv_model(shape, o, 1, k, s, pad);
+            let (plain, ours, done) = both(model, &[1, shape.0, shape.1, shape.2]);
+            assert_eq!(done.small_convs, 1, "{shape:?} {k:?} {s:?}");
+            close(&plain, &ours);
+        }
+        // Stride 1, or a deep patch: tract's own path.
+        let model = conv_model((3, 8, 8), 4, 1, (3, 3), (1, 1), ((1, 1), (1, 1)));
+        assert_eq!(both(model, &[1, 3, 8, 8]).2, Rewritten::default());
+        let model = conv_model((8, 8, 8), 4, 1, (3, 3), (2, 2), ((1, 1), (1, 1)));
+        assert_eq!(both(model, &[1, 8, 8, 8]).2, Rewritten::default());
+    }
+
+    #[test]
+    fn max_pool_is_bit_identical_to_the_slice_graph() {
+        // training/blazeface_graph.py's form: max of even and odd rows, then columns.
+        let mut model = TypedModel::default();
+        let x = model.add_source("x", f32::fact([1, 5, 8, 6])).unwrap();
+        let mut pool = |x: OutletId, axis: usize, name: &str| {
+            let even = model.wire_node(format!("{name}0"), Downsample::new(axis, 2, 0), &[x]);
+            let odd = model.wire_node(format!("{name}1"), Downsample::new(axis, 2, 1), &[x]);
+            let op = TypedBinOp(Box::new(Max), None);
+            model
+                .wire_node(name, op, &[even.unwrap()[0], odd.unwrap()[0]])
+                .unwrap()[0]
+        };
+        let rows = pool(x, 2, "rows");
+        let y = pool(rows, 3, "cols");
+        model.select_output_outlets(&[y]).unwrap();
+        let (plain, ours, done) = both(model, &[1, 5, 8, 6]);
+        assert_eq!(done.max_pools, 1);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&plain), bits(&ours));
+    }
+
+    #[test]
+    fn the_detector_runs_our_ops_with_its_outputs_unchanged() {
+        let path = crate::bundled_path("models/blazeface_full_range.onnx");
+        let file = crate::onnx::OnnxFile::load(&path, "").unwrap();
+        let shape = [1usize, 3, 192, 192];
+        let mut typed = file
+            .model
+            .clone()
+            .with_input_fact(0, f32::fact(shape).into())
+            .unwrap()
+            .into_typed()
+            .unwrap()
+            .into_decluttered()
+            .unwrap();
+        let plain = typed
+            .clone()
+            .into_optimized()
+            .unwrap()
+            .into_runnable()
+            .unwrap();
+        let done = rewrite(&mut typed).unwrap();
+        assert_eq!(
+            done,
+            Rewritten {
+                small_convs: 1,
+                max_pools: 4,
+                depthwise: 40
+            }
+        );
+        let ours = typed.into_optimized().unwrap().into_runnable().unwrap();
+        let x = Tensor::from_shape(&shape, &values(shape.iter().product(), 4.0)).unwrap();
+        let a = plain.run(tvec!(x.clone().into_tvalue())).unwrap();
+        let b = ours.run(tvec!(x.into_tvalue())).unwrap();
+        for (a, b) in a.iter().zip(&b) {
+            let (a, b) = (
+                a.to_plain_array_view::<f32>().unwrap(),
+                b.to_plain_array_view::<f32>().unwrap(),
+            );
+            let worst = a
+                .iter()
+                .zip(b.iter())
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            // Regressors are in input pixels (up to a few hundred), scores are logits.
+            assert!(worst < 1e-3, "max difference {worst}");
+        }
+    }
+}
