@@ -1,26 +1,25 @@
-//! Our extension to tract for the BlazeFace detector (issue 20): two ops tract 0.23 runs
+//! Our extension to tract for the BlazeFace detector (issue 20): ops tract 0.23 runs
 //! slowly on this network, replaced in the typed graph before tract optimises it.
 //!
 //! `emocue bench --profile --model models/blazeface_full_range.onnx` showed, against
-//! onnxruntime's per-node profile of the same file:
+//! onnxruntime's per-node profile of the same file (docs/performance.md, "The detector
+//! in tract"):
 //!
-//! * the stem, a 3×3 stride-2 convolution of the 3-channel input (8 M of the network's
-//!   106 M MACs), took 15 % of the detector (2.1 ms, 4 G MAC/s): tract runs it as a
-//!   matrix product over a *lazy* im2col whose per-panel gather of stride-2 pixels costs
-//!   far more than the 27-deep product. [`Im2col`] writes the patch matrix once, in a
-//!   plain loop, and the convolution becomes a 1×1 one (a matrix product tract packs
-//!   and runs at full speed). Same products, same order of summation per output as
-//!   im2col: results equal up to float rounding of the matrix kernel.
-//! * the shortcut branch of each stride-2 block, a 2×2 max pool that
-//!   `training/blazeface_graph.py` writes as the max of even and odd rows, then of even
-//!   and odd columns (tract's own MaxPool was slower still): four strided copies
-//!   (`Downsample`) and two Maxes per pool, 9 % of the detector. [`MaxPool2x2`] does the
-//!   same in one pass. Bit-identical (max is exact).
+//! * the stem, a 3×3 stride-2 convolution of the 3-channel input, took 15 % of the
+//!   detector at 4 G MAC/s: tract gathers its stride-2 pixels through a lazy im2col.
+//!   [`SmallConv`] writes one output row's patches at a time and multiplies them in
+//!   register blocks.
+//! * the depthwise convolutions, 31 %, the stride-2 ones worst: [`DepthWise`] reads
+//!   every tap as a contiguous run of a padded, phase-split copy of each channel.
+//! * the 2×2 max pools that `training/blazeface_graph.py` writes as the max of even and
+//!   odd rows, then columns (four strided copies and two Maxes each), 9 %:
+//!   [`MaxPool2x2`] does it in one pass, bit-identical.
 //!
-//! [`rewrite`] applies both to any model [`crate::onnx::OnnxFile`] loads; the patterns
-//! are narrow (f32, NCHW, batch 1, a strided convolution with at most
-//! [`MAX_IM2COL_DEPTH`] inputs per output, the exact slice pattern of a 2×2 pool), so
-//! the classifiers have none and are left as they are.
+//! [`rewrite`] applies them to any model [`crate::onnx::OnnxFile`] loads; the patterns
+//! are narrow (f32, NCHW or CHW, batch 1, constant weights, a strided convolution with
+//! at most [`MAX_IM2COL_DEPTH`] inputs per output, the exact slice pattern of a 2×2
+//! pool), and the classifiers have none of them. Convolution results differ from
+//! tract's only by float rounding (summation order); `tests` compare them.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
