@@ -27,6 +27,7 @@ pub mod bench;
 pub mod capture;
 pub mod check;
 pub mod classify;
+pub mod cnn_ext;
 pub mod config;
 pub mod crop;
 pub mod detect;

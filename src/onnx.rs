@@ -170,6 +170,10 @@ impl OnnxFile {
         // QuantizeLinear → DequantizeLinear pair, bit-identical to tract's two.
         let mut typed = typed;
         crate::qdq::fuse_qdq_pairs(&mut typed).map_err(load)?;
+        // And for the detector's stem and max pools (src/cnn_ext.rs), on the
+        // decluttered graph where they have their canonical form.
+        let mut typed = typed.into_decluttered().map_err(load)?;
+        crate::cnn_ext::rewrite(&mut typed).map_err(load)?;
         let plan = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())
