@@ -16,7 +16,10 @@ fn main() -> ExitCode {
     };
     let header = PathBuf::from(header);
     let Some(header) = header.to_str() else {
-        eprintln!("gen-v4l2-bindings: the header path is not UTF-8: {}", header.display());
+        eprintln!(
+            "gen-v4l2-bindings: the header path is not UTF-8: {}",
+            header.display()
+        );
         return ExitCode::from(2);
     };
     let bindings = match bindgen::Builder::default().header(header).generate() {
