@@ -333,8 +333,12 @@ mod tests {
         let a = t.update(0.0, &[det(0.0, 0.0, 50.0), det(300.0, 0.0, 50.0)]);
         assert_ne!(a[0].id, a[1].id);
         let b = t.update(40.0, &[det(302.0, 0.0, 50.0), det(2.0, 0.0, 50.0)]);
+        // The track near x in u; a missing track fails here, not as None == None below.
         let id_at = |u: &[TrackUpdate], x: f32| {
-            u.iter().find(|u| (u.rect.x - x).abs() < 10.0).map(|u| u.id)
+            u.iter()
+                .find(|u| (u.rect.x - x).abs() < 10.0)
+                .map(|u| u.id)
+                .unwrap_or_else(|| panic!("no track near x = {x}: {u:?}"))
         };
         assert_eq!(id_at(&a, 0.0), id_at(&b, 2.0));
         assert_eq!(id_at(&a, 300.0), id_at(&b, 302.0));

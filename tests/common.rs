@@ -9,7 +9,46 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/data`, or `None` with a printed skip message.
+/// Says that `test` cannot run here for want of `need` (`gpu`, `x11`, `data`, `ffmpeg`,
+/// `python`, `dev-full`), and why. libtest has no "skipped" outcome, so a skipped test
+/// would otherwise pass unseen: the line goes to stderr (shown when a test fails) and
+/// to `$EMOCUE_SKIP_LOG` when set (scripts/test.sh prints that file as the run's skip
+/// list). When `$EMOCUE_REQUIRE` (a comma list, or `all`) names `need`, the test fails
+/// instead: CI sets it for what it installs, so a broken install cannot pass as a skip.
+pub fn skip(test: &str, need: &str, reason: &str) {
+    if required(need) {
+        panic!(
+            "{test} cannot run: {reason}; EMOCUE_REQUIRE={} says `{need}` must be available \
+             (install it, or drop `{need}` from EMOCUE_REQUIRE)",
+            std::env::var("EMOCUE_REQUIRE").unwrap_or_default()
+        );
+    }
+    let line = format!("skip {test} [{need}]: {reason}");
+    eprintln!("{line}");
+    if let Some(log) = std::env::var_os("EMOCUE_SKIP_LOG") {
+        use std::io::Write;
+        // One short O_APPEND write per line: parallel tests do not interleave.
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+        if let Err(e) = written {
+            eprintln!(
+                "(cannot record the skip in {}: {e})",
+                Path::new(&log).display()
+            );
+        }
+    }
+}
+
+/// True when `$EMOCUE_REQUIRE` (a comma list, or `all`) names `need`.
+pub fn required(need: &str) -> bool {
+    std::env::var("EMOCUE_REQUIRE")
+        .is_ok_and(|v| v.split(',').map(str::trim).any(|w| w == need || w == "all"))
+}
+
+/// `../shared/data` (or `$EMOCUE_DATA`), or `None` after a [`skip`].
 pub fn data_dir(test: &str) -> Option<PathBuf> {
     let d = std::env::var_os("EMOCUE_DATA")
         .map(PathBuf::from)
@@ -17,22 +56,30 @@ pub fn data_dir(test: &str) -> Option<PathBuf> {
     if d.join("README.md").exists() {
         Some(d)
     } else {
-        eprintln!(
-            "skip {test}: dataset not found at {} (see ../shared/data/README.md or set EMOCUE_DATA)",
-            d.display()
+        skip(
+            test,
+            "data",
+            &format!(
+                "dataset not found at {} (see ../shared/data/README.md or set EMOCUE_DATA)",
+                d.display()
+            ),
         );
         None
     }
 }
 
-/// True when ffmpeg is on PATH (prints a skip message otherwise).
+/// True when ffmpeg is on PATH; otherwise false after a [`skip`].
 pub fn have_ffmpeg(test: &str) -> bool {
     let ok = Command::new("ffmpeg")
         .arg("-version")
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("skip {test}: ffmpeg not installed (apt-get install ffmpeg)");
+        skip(
+            test,
+            "ffmpeg",
+            "ffmpeg not installed (apt-get install ffmpeg)",
+        );
     }
     ok
 }

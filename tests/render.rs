@@ -1,11 +1,11 @@
 //! Offscreen overlay renders of known frames with known captions: where caption
 //! pixels are, that glyphs are drawn, that configured colours appear, and a reference
-//! image. Without any wgpu adapter (no GPU, no Mesa lavapipe) each test prints a skip
-//! line and passes.
+//! image. Without any wgpu adapter (no GPU, no Mesa lavapipe) each test is reported
+//! skipped (`common::skip`), or fails when EMOCUE_REQUIRE names `gpu`.
 
 mod common;
 
-use common::{emocue, root, scratch};
+use common::{emocue, root, scratch, skip};
 use emocue::detect::Rect;
 use emocue::render::{
     Aabb, OverlayFace, OverlayOptions, RenderError, RenderMode, Renderer, Rgba, Scene,
@@ -18,7 +18,11 @@ fn renderer(test: &str, mode: RenderMode, opts: OverlayOptions) -> Option<Render
     match Renderer::new(opts, mode) {
         Ok(r) => Some(r),
         Err(RenderError::NoAdapter(why)) => {
-            eprintln!("skip {test}: no wgpu adapter (install mesa-vulkan-drivers): {why}");
+            skip(
+                test,
+                "gpu",
+                &format!("no wgpu adapter (install mesa-vulkan-drivers): {why}"),
+            );
             None
         }
         Err(e) => panic!("{test}: {e}"),

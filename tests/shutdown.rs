@@ -337,7 +337,7 @@ fn a_closed_stdout_ends_quietly_with_status_0() {
 #[test]
 fn a_full_disk_is_an_error_naming_the_output_not_a_panic() {
     if !Path::new("/dev/full").exists() {
-        eprintln!("skip a_full_disk_is_an_error: no /dev/full");
+        skip("a_full_disk_is_an_error", "dev-full", "no /dev/full");
         return;
     }
     let full = || {

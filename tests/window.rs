@@ -44,7 +44,7 @@ fn xvfb(test: &str) -> Option<Xvfb> {
         .stderr(Stdio::null())
         .spawn();
     let Ok(mut child) = child else {
-        eprintln!("skip {test}: Xvfb not installed (apt-get install xvfb)");
+        common::skip(test, "x11", "Xvfb not installed (apt-get install xvfb)");
         return None;
     };
     let mut line = String::new();
@@ -52,7 +52,7 @@ fn xvfb(test: &str) -> Option<Xvfb> {
     let _ = std::io::BufReader::new(stdout).read_line(&mut line);
     let number = line.trim();
     if number.is_empty() {
-        eprintln!("skip {test}: Xvfb did not start");
+        common::skip(test, "x11", "Xvfb did not start");
         let _ = child.kill();
         let _ = child.wait();
         return None;
@@ -112,7 +112,11 @@ fn replay_plays_the_sample_clip_in_a_window_and_a_wrong_monitor_lists_the_real_o
     );
     let err = String::from_utf8_lossy(&out.stderr);
     if no_adapter(&err) {
-        eprintln!("skip window replay: {err}");
+        common::skip(
+            "window replay",
+            "gpu",
+            &format!("no adapter for the window: {err}"),
+        );
         return;
     }
     assert!(out.status.success(), "{err}");
@@ -150,7 +154,11 @@ fn the_window_follows_a_resize_and_keeps_drawing() {
     ) {
         Ok(w) => w,
         Err(e) if no_adapter(&e.to_string()) => {
-            eprintln!("skip window resize: {e}");
+            common::skip(
+                "window resize",
+                "gpu",
+                &format!("no adapter for the window: {e}"),
+            );
             return;
         }
         Err(e) => panic!("{e}"),

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{emocue, emocue_ok, root, scratch};
+use common::{emocue, emocue_ok, root, scratch, skip};
 use emocue::Frame;
 use emocue::config::{CaptionOptions, Config};
 use emocue::pipeline::Pipeline;
@@ -328,7 +328,14 @@ fn preview_labels_writes_a_sheet_or_says_there_is_no_adapter() {
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     if err.contains("no wgpu adapter") {
-        eprintln!("skip preview_labels: no wgpu adapter (install mesa-vulkan-drivers): {err}");
+        skip(
+            "preview_labels",
+            "gpu",
+            &format!(
+                "no wgpu adapter (install mesa-vulkan-drivers): {}",
+                err.trim()
+            ),
+        );
         return;
     }
     assert!(out.status.success(), "{err}");
@@ -353,13 +360,20 @@ fn preview_labels_writes_a_sheet_or_says_there_is_no_adapter() {
 #[test]
 fn a_wording_error_is_drawn_in_red_across_the_top_and_profile_colours_reach_captions() {
     use emocue::detect::Rect;
-    use emocue::render::{Notice, OverlayFace, OverlayOptions, RenderMode, Renderer, Rgba, Scene};
+    use emocue::render::{
+        Notice, OverlayFace, OverlayOptions, RenderError, RenderMode, Renderer, Rgba, Scene,
+    };
     let mut r = match Renderer::new(OverlayOptions::default(), RenderMode::Passthrough) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("skip notice render: {e}");
+        Err(RenderError::NoAdapter(why)) => {
+            skip(
+                "notice render",
+                "gpu",
+                &format!("no wgpu adapter (install mesa-vulkan-drivers): {why}"),
+            );
             return;
         }
+        Err(e) => panic!("notice render: {e}"),
     };
     let frame = image::RgbImage::from_pixel(640, 480, image::Rgb([40, 90, 60]));
     let mut scene = Scene {

@@ -5,7 +5,9 @@ set -euo pipefail
 PY=${1:-python}
 cd "$(dirname "$0")"
 if [ ! -d ../../shared/data/ferplus ] && [ -z "${EMOCUE_DATA:-}" ]; then
-  echo "skip: training smoke test needs ../shared/data (see its README.md)"; exit 0
+  . ../scripts/skip.sh
+  skip "training smoke test" data "needs ../shared/data (see its README.md)" || exit 1
+  exit 0
 fi
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
