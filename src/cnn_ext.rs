@@ -307,26 +307,38 @@ impl Op for SmallConv {
     op_as_typed_op!();
 }
 
+/// The eval of our one-input f32 ops: checks the input's length, then lets `run` fill
+/// an output of `shape` (every op here writes every element, so it starts
+/// uninitialised).
+fn eval_f32(
+    inputs: TVec<TValue>,
+    len: usize,
+    shape: &[usize],
+    name: &str,
+    run: impl FnOnce(&[f32], &mut [f32]),
+) -> TractResult<TVec<TValue>> {
+    let x = args_1!(inputs);
+    let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
+    ensure!(x.len() == len, "{name}: input size");
+    // SAFETY: `run` writes every element before the tensor is read.
+    let mut out = unsafe { Tensor::uninitialized::<f32>(shape)? };
+    run(x, out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
+    Ok(tvec!(out.into_tvalue()))
+}
+
 impl EvalOp for SmallConv {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let x = args_1!(inputs);
-        let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let (h, w) = self.geo.input;
-        ensure!(
-            x.len() == self.geo.channels * h * w,
-            "EmocueSmallConv: input size"
-        );
-        // `run` writes every element.
-        let mut out = unsafe { Tensor::uninitialized::<f32>(&self.output_shape())? };
         let mut cols = Vec::new();
-        self.run(
-            x,
-            out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-            &mut cols,
-        );
-        Ok(tvec!(out.into_tvalue()))
+        eval_f32(
+            inputs,
+            self.geo.channels * h * w,
+            &self.output_shape(),
+            "EmocueSmallConv",
+            |x, out| self.run(x, out, &mut cols),
+        )
     }
 }
 
@@ -605,22 +617,15 @@ impl EvalOp for DepthWise {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let x = args_1!(inputs);
-        let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let (h, w) = self.input;
-        ensure!(
-            x.len() == self.channels * h * w,
-            "EmocueDepthWise: input size"
-        );
-        // `run` writes every element.
-        let mut out = unsafe { Tensor::uninitialized::<f32>(&self.output_shape())? };
         let mut scratch = Vec::new();
-        self.run(
-            x,
-            out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-            &mut scratch,
-        );
-        Ok(tvec!(out.into_tvalue()))
+        eval_f32(
+            inputs,
+            self.channels * h * w,
+            &self.output_shape(),
+            "EmocueDepthWise",
+            |x, out| self.run(x, out, &mut scratch),
+        )
     }
 }
 
@@ -676,15 +681,13 @@ impl EvalOp for MaxPool2x2 {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let x = args_1!(inputs);
-        let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
-        ensure!(
-            x.len() == self.shape.iter().product::<usize>(),
-            "EmocueMaxPool2x2: input size"
-        );
-        let mut out = unsafe { Tensor::uninitialized::<f32>(&self.output_shape())? };
-        self.run(x, out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
-        Ok(tvec!(out.into_tvalue()))
+        eval_f32(
+            inputs,
+            self.shape.iter().product(),
+            &self.output_shape(),
+            "EmocueMaxPool2x2",
+            |x, out| self.run(x, out),
+        )
     }
 }
 
