@@ -24,7 +24,7 @@ the soft labels' sake, never as a result of ours.
 Teachers:
 * `face-api`: npm `@vladmandic/face-api` 1.7.15 (MIT), `model/face_expression_model`,
   a 7-class CNN on 112x112 RGB, run in Node with `@tensorflow/tfjs` 4.22.0 and its wasm
-  backend (training/teachers/face_api.js). About 10 ms a face on one core.
+  backend (training/teachers/face_api.js).
 """
 
 from __future__ import annotations
