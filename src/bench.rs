@@ -1,6 +1,6 @@
 //! `emocue bench`: single-thread throughput and latency of each stage and of the whole
 //! pipeline, on the bundled sample clip scaled to 640x480. Key names are documented in
-//! docs/performance.md and shared with `training/bench_onnxruntime.py`. `--soak`
+//! docs/performance.md and shared with `training/tools/bench_onnxruntime.py`. `--soak`
 //! replays a long looped clip instead and watches resident memory ([`soak`]).
 
 use std::path::Path;
@@ -88,7 +88,7 @@ pub struct BenchOptions {
     /// Only the classifier: skip detector, pipeline and rendering.
     pub classifier_only: bool,
     /// Also time the same files in onnxruntime with this Python (which has it
-    /// installed), through `training/bench_onnxruntime.py`, and add the ratios.
+    /// installed), through `training/tools/bench_onnxruntime.py`, and add the ratios.
     pub onnxruntime: Option<std::path::PathBuf>,
 }
 
@@ -207,7 +207,7 @@ fn pipeline_rate(secs: f64, frames: &[Frame], pipeline: &mut Pipeline) -> anyhow
     })
 }
 
-/// Runs `training/bench_onnxruntime.py` with `python` on the same files (the
+/// Runs `training/tools/bench_onnxruntime.py` with `python` on the same files (the
 /// classifier family `base`, or `--model`, and `detector`) for as long per
 /// measurement, one thread, and returns its JSON.
 fn onnxruntime(
@@ -217,7 +217,7 @@ fn onnxruntime(
     detector: &Path,
     opts: &BenchOptions,
 ) -> anyhow::Result<Value> {
-    let script = crate::bundled_path("training/bench_onnxruntime.py");
+    let script = crate::bundled_path("training/tools/bench_onnxruntime.py");
     let mut cmd = std::process::Command::new(python);
     cmd.arg(&script)
         .args(["--json", "--seconds", &secs.to_string()])

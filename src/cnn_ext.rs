@@ -11,7 +11,7 @@
 //!   register blocks.
 //! * the depthwise convolutions, 31 %, the stride-2 ones worst: [`DepthWise`] reads
 //!   every tap as a contiguous run of a padded, phase-split copy of each channel.
-//! * the 2×2 max pools that `training/blazeface_graph.py` writes as the max of even and
+//! * the 2×2 max pools that `training/tools/blazeface_graph.py` writes as the max of even and
 //!   odd rows, then columns (four strided copies and two Maxes each), 9 %:
 //!   [`MaxPool2x2`] does it in one pass, bit-identical.
 //!
@@ -1063,7 +1063,7 @@ mod tests {
 
     #[test]
     fn max_pool_is_bit_identical_to_the_slice_graph() {
-        // training/blazeface_graph.py's form: max of even and odd rows, then columns.
+        // training/tools/blazeface_graph.py's form: max of even and odd rows, then columns.
         let mut model = TypedModel::default();
         let x = model.add_source("x", f32::fact([1, 5, 8, 6])).unwrap();
         let mut pool = |x: OutletId, axis: usize, name: &str| {

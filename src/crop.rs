@@ -2,7 +2,7 @@
 //!
 //! The rule comes from the model's metadata (`crop_scale`, `crop_dx`, `crop_dy`):
 //! a square of side `scale × box width`, centred `(dx, dy) × box width` from the box
-//! centre, rotated upright by the eye line. `training/measure_framing.py` measured it
+//! centre, rotated upright by the eye line. `training/tools/measure_framing.py` measured it
 //! by running the same detector over the training crops.
 
 use crate::detect::Detection;

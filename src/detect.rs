@@ -139,7 +139,7 @@ impl Detector {
         let file = OnnxFile::load(
             path,
             "it ships in the repository under models/; regenerate it with \
-             `python training/convert_blazeface.py` (see models/README.md)",
+             `python training/tools/convert_blazeface.py` (see models/README.md)",
         )?;
         let (plan, outputs) = file.plan_checked(&[1, 3, INPUT, INPUT])?;
         if outputs.len() != OUTPUT_SHAPES.len()

@@ -163,13 +163,13 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Measure this classifier ONNX instead of the configured int8/f32 pair (to
-        /// compare quantized forms: training/quant_forms.py).
+        /// compare quantized forms: training/tools/quant_forms.py).
         #[arg(long, value_name = "PATH")]
         model: Option<PathBuf>,
         /// Only the classifier: skip detector, pipeline and rendering.
         #[arg(long)]
         classifier_only: bool,
-        /// Then time the same files in onnxruntime (training/bench_onnxruntime.py run
+        /// Then time the same files in onnxruntime (training/tools/bench_onnxruntime.py run
         /// by this Python; default: the source tree's .venv/bin/python) and report each
         /// network's ratio to it (`vs_onnxruntime`, network images per second).
         #[arg(long, value_name = "PYTHON", num_args = 0..=1,

@@ -1,7 +1,7 @@
 //! Captions while people talk (issue 19), on real clips from ../shared/data/videos
 //! (skipped with a message without the data or ffmpeg): speech is not read as
 //! surprise or fear, a strong acted emotion shows in time, and the caption of a
-//! talking face stays steady. `training/conversation_eval.py` measures the same on
+//! talking face stays steady. `training/tools/conversation_eval.py` measures the same on
 //! every clip; these tests pin the shipped defaults on a few.
 
 mod common;

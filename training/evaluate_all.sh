@@ -28,13 +28,13 @@ if [ -f $M/ckplus/nano_b_fold0.int8.onnx ]; then
     --figure $I/cm_ckplus_10fold_int8.png --title "CK+ 10-fold, Nano-B int8 (FER+ pretrained)"
 fi
 if [ -f runs/ck_b_ferinit/fold0.pt ]; then
-  $PY ckfold_f32.py runs/ck_b_ferinit --json $R/ckplus_10fold_f32.json
+  $PY tools/ckfold_f32.py runs/ck_b_ferinit --json $R/ckplus_10fold_f32.json
 fi
-# CK+ 10-fold from scratch, the paper's 200-epoch schedule (GPU run, training/gpu_run.sh)
+# CK+ 10-fold from scratch, the paper's 200-epoch schedule (GPU run, training/experiments/gpu_run.sh)
 for a in b a; do
   [ -f runs/ck_${a}_scratch200/fold0.pt ] || continue
   tag=$([ $a = b ] && echo scratch200 || echo nano_a_scratch200)
-  $PY ckfold_f32.py runs/ck_${a}_scratch200 --json $R/ckplus_10fold_${tag}_f32.json
+  $PY tools/ckfold_f32.py runs/ck_${a}_scratch200 --json $R/ckplus_10fold_${tag}_f32.json
   ./export_folds.sh $PY runs/ck_${a}_scratch200 /tmp/ck_${a}_s200 nano_$a
   fig=""; [ $a = b ] && fig="--figure $I/cm_ckplus_10fold_scratch200_int8.png"
   $PY evaluate.py folds /tmp/ck_${a}_s200 --pattern "nano_${a}_fold{k}.int8.onnx" --json $R/ckplus_10fold_${tag}_int8.json \
@@ -42,12 +42,12 @@ for a in b a; do
 done
 # the whole chain on full frames (needs the release binary: cargo build --release)
 if [ -x ../target/release/emocue ]; then
-  $PY chain_eval.py --json $R/chain_ck_heldout.json
-  $PY chain_eval.py --folds 0,1,2,3,4,5,6,7,8,9 --model $M/fer_only/emotionnet_nano_b_fer.int8.onnx --json $R/chain_fer_only_ck_all.json
+  $PY tools/chain_eval.py --json $R/chain_ck_heldout.json
+  $PY tools/chain_eval.py --folds 0,1,2,3,4,5,6,7,8,9 --model $M/fer_only/emotionnet_nano_b_fer.int8.onnx --json $R/chain_fer_only_ck_all.json
 fi
 # what distilling from our own models could give (session 12; needs their checkpoints)
 ENS="runs/gpu2/ft_fc/best.pt runs/cpu_ema/best.pt runs/up64_fc/best.pt runs/gpu2/ft_f/best.pt runs/gpu2/ft_f_hard/best.pt runs/gpu/teacher_f.half.pt"
 if ls $ENS >/dev/null 2>&1; then
   # shellcheck disable=SC2086
-  $PY ensemble.py $ENS --json $R/ensemble.json
+  $PY experiments/ensemble.py $ENS --json $R/ensemble.json
 fi

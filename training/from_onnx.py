@@ -2,7 +2,7 @@
 
 Checkpoints live in `training/runs/`, which git ignores, so a fresh machine has none:
 every later run that starts from the deployed network (`--init`, `--teacher`,
-`training/gpu_kd.sh`) would have to retrain it first. The shipped files hold the same
+`training/experiments/gpu_kd.sh`) would have to retrain it first. The shipped files hold the same
 weights, with each batch norm folded into its convolution by the export; this script
 takes them back out:
 

@@ -11,7 +11,7 @@ if [ ! -d ../../shared/data/ferplus ] && [ -z "${EMOCUE_DATA:-}" ]; then
 fi
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-$PY blazeface_graph.py --self-test
+$PY tools/blazeface_graph.py --self-test
 # train.py --upsample: the constant MatMuls are exactly a bilinear resize; the FER+ tie rule
 $PY -c "
 import torch, torch.nn.functional as F

@@ -7,7 +7,7 @@ FER+ (the deployed model; selected on FER2013Valid, optionally with CK+ subject 
 CK+ 10-fold, paper protocol (7 classes, held-out predictions saved per fold):
     python training/train.py ckfold --arch b --fold 3 --epochs 200 --out runs/ck_b_scratch
 Smoke test (CI): --limit 512 --epochs 1
-GPU (gpu_run.sh): --device cuda, --time-budget S (a cosine schedule over wall-clock
+GPU (experiments/gpu_run.sh): --device cuda, --time-budget S (a cosine schedule over wall-clock
 time instead of epochs), a teacher (--arch teacher) and distillation (--teacher PATH[,PATH...]: the teachers' mean; --kd-fer-only).
 
 Every run writes OUT/log.jsonl (one line per epoch), OUT/best.pt and, for CK+ folds,

@@ -3,12 +3,12 @@
 model on FER2013Test in onnxruntime (accuracy, argmax agreement); time them in tract
 with `emocue bench --model FILE --classifier-only`.
 
-    python training/quant_forms.py models/emotionnet_nano_b.onnx --out /tmp/qforms
+    python training/tools/quant_forms.py models/emotionnet_nano_b.onnx --out /tmp/qforms
 
 The winner for tract, int8 weights with f32 activations (`weight_only`), is what the
 app runs by default; write it next to the f32 model with:
 
-    python training/quant_forms.py models/emotionnet_nano_b.onnx --w8 models/emotionnet_nano_b.w8.onnx
+    python training/tools/quant_forms.py models/emotionnet_nano_b.onnx --w8 models/emotionnet_nano_b.w8.onnx
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+
+import sys
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
 
 import data
 from evaluate import logits, session

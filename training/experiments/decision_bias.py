@@ -3,7 +3,7 @@ to a shipped model's logits by coordinate ascent on FER2013Valid accuracy (the
 majority protocol, our tie rule), then scores FER2013Test with those offsets; and, as an
 upper bound no honest model may use, with offsets fitted on FER2013Test itself.
 
-    python decision_bias.py ../models/emotionnet_nano_b.int8.onnx
+    python experiments/decision_bias.py ../models/emotionnet_nano_b.int8.onnx
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ import argparse
 import json
 
 import numpy as np
+
+import sys
+from pathlib import Path
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
 
 import data
 import evaluate

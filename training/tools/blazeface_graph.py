@@ -10,9 +10,9 @@ equivalents made of ops tract has fast paths for:
   even = 0.75 x[i] + 0.25 x[i-1], odd = 0.75 x[i] + 0.25 x[i+1], interleaved by
   Unsqueeze + Concat + Reshape. Equal up to float rounding (max 3e-5 on the outputs).
 
-    python training/blazeface_graph.py IN.onnx OUT.onnx    # rewrite and verify
-    python training/blazeface_graph.py --self-test         # CI: a small graph, rewritten
-convert_blazeface.py applies it to the file it writes.
+    python training/tools/blazeface_graph.py IN.onnx OUT.onnx    # rewrite and verify
+    python training/tools/blazeface_graph.py --self-test         # CI: a small graph, rewritten
+tools/convert_blazeface.py applies it to the file it writes.
 """
 
 from __future__ import annotations

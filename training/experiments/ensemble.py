@@ -4,7 +4,7 @@ FER2013Test (majority protocol, mirror-averaged like the shipped models). A stud
 distilled from an ensemble rarely beats it, so the best test score here bounds what
 distilling from these models can give the deployed Nano-B.
 
-    python ensemble.py runs/gpu2/ft_fc/best.pt runs/cpu_ema/best.pt ... [--json OUT]
+    python experiments/ensemble.py runs/gpu2/ft_fc/best.pt runs/cpu_ema/best.pt ... [--json OUT]
 
 MODEL is a checkpoint or a shipped ONNX file (anything crossdata.Model reads).
 """
@@ -17,6 +17,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+import sys
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
 
 import data
 from calibrate import softmax

@@ -1,7 +1,7 @@
 """The cross-domain validation suite and its selection rule (issue 18, point 1).
 
     cargo build --release
-    python training/suite.py [MODEL.onnx ...] [--ck-folds 8,9] [--json OUT] [--no-video]
+    python training/tools/suite.py [MODEL.onnx ...] [--ck-folds 8,9] [--json OUT] [--no-video]
 
 Every candidate is scored through the app itself (`emocue classify`, `emocue replay`),
 as a wearer would meet it, on domains that differ in people, camera and task:
@@ -44,10 +44,12 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
+
 import data
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 import chain_eval  # noqa: E402
 import conversation_eval as conv  # noqa: E402
@@ -160,7 +162,7 @@ def settings_for(model: Path | None, tmp: Path) -> Path | None:
 
 def clips(a, model, wanted) -> tuple[dict, dict]:
     """talk-neutral and mead-m030 from `emocue replay` of the talking clips."""
-    splits = json.loads((HERE / "splits/talking.json").read_text())
+    splits = json.loads((ROOT / "training/splits/talking.json").read_text())
     videos = data.DATA / "videos"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -272,7 +274,7 @@ def main() -> None:
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps({
-            "command": "python training/suite.py " + " ".join(sys.argv[1:]),
+            "command": "python training/tools/suite.py " + " ".join(sys.argv[1:]),
             "profile": str(a.profile), "ck_folds": sorted(folds), "results": results,
             "selected": best}, indent=1) + "\n")
 

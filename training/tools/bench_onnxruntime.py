@@ -2,7 +2,7 @@
 same JSON keys, so the two can be compared side by side in one run:
 
     target/release/emocue bench --json > /tmp/tract.json
-    python training/bench_onnxruntime.py --json > /tmp/ort.json
+    python training/tools/bench_onnxruntime.py --json > /tmp/ort.json
 
 onnxruntime times only the model call (inputs prepared beforehand); emocue's
 `detector_640x480` also includes letterboxing and decoding, and its classifier numbers
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def measure(secs: float, items: int, f) -> dict:

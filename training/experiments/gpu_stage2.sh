@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Second GPU run (after gpu_run.sh): warm restarts from the long FER+ Nano-B
+# Second GPU run (after experiments/gpu_run.sh): warm restarts from the long FER+ Nano-B
 # (runs/gpu/fer_b_long), three at once, 185 s each on one H200, milder augmentation:
 #   ft_fc      FER+ with CK+ folds 0-7 (the deployed model, models/emotionnet_nano_b.*)
 #   ft_f       FER+ only (models/fer_only/, the cross-dataset model)
 #   ft_f_hard  FER+ only, majority labels instead of the vote distribution (ablation)
-#   training/gpu_stage2.sh OUTDIR      # there, with .gpu and runs/gpu/fer_b_long carried
+#   training/experiments/gpu_stage2.sh OUTDIR      # there, with .gpu and runs/gpu/fer_b_long carried
 set -uo pipefail
-cd "$(dirname "$0")"
-OUT=${1:?usage: gpu_stage2.sh OUTDIR}
+cd "$(dirname "$0")/.."  # training/: train.py and the runs/ folder
+OUT=${1:?usage: experiments/gpu_stage2.sh OUTDIR}
 export EMOCUE_PACK=${EMOCUE_PACK:-$(cd .. && pwd)/.gpu/pack} PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 R=runs/gpu2

@@ -1,6 +1,6 @@
 """Cross-dataset evaluation and the framing sweep (issue 8, points 1-3), one command.
 
-    python training/crossdata.py MODEL... [--framing] [--json OUT] [--markdown]
+    python training/tools/crossdata.py MODEL... [--framing] [--json OUT] [--markdown]
 
 MODEL is a shipped ONNX file (scored in onnxruntime, with the mirror averaging it
 declares) or a training checkpoint `runs/*/best.pt` (scored in torch, mirror-averaged
@@ -30,6 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+import sys
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
 
 import data
 

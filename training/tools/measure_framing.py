@@ -2,7 +2,7 @@
 
 Each crop (FER+ train sample, all CK+48) is upscaled x4 (bicubic) to 192x192 RGB and
 pasted in the centre of a neutral-gray canvas (576x576, so the face fills a realistic
-third of the frame); the full-range detector (our ONNX + blazeface.py decoding) runs on
+third of the frame); the full-range detector (our ONNX + tools/blazeface.py decoding) runs on
 the canvas and its best face is expressed in crop units:
 
   S_w = crop_side / box_w, S_h = crop_side / box_h,
@@ -13,7 +13,7 @@ the canvas and its best face is expressed in crop units:
 The app's crop rule follows: a square of side S*box_w centred at
 box_centre + (dx, dy)*box_w, rotated upright by the eye angle.
 
-    python training/measure_framing.py [--fer 1500] [--out training/framing.json]
+    python training/tools/measure_framing.py [--fer 1500] [--out training/framing.json]
 """
 import argparse
 import csv
@@ -26,7 +26,7 @@ from PIL import Image
 
 from blazeface import BlazeFace
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CROP, UPSCALE, GRAY = 48, 4, 128
 
 

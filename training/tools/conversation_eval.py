@@ -21,7 +21,7 @@ caption settings with `--split tune`, report with `--split report`. M030 is the 
 actor with acted emotions, so MEAD clips are in both halves; say so when you report.
 
     cargo build --release
-    python training/conversation_eval.py ../shared/data/videos/talking \
+    python training/tools/conversation_eval.py ../shared/data/videos/talking \
         ../shared/data/videos --split report --json docs/results/conversation_report.json \
         --figure docs/img/conversation_report.png
 """
@@ -37,7 +37,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VIDEO_EXT = {".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".y4m"}
 # File-name words -> class keys of the model.
 WORDS = {
@@ -304,7 +304,7 @@ def main() -> None:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         slim = [{k: v for k, v in r.items() if k not in ("states", "times_ms")} for r in rows]
         a.json.write_text(json.dumps({
-            "command": "python training/conversation_eval.py " + " ".join(sys.argv[1:]),
+            "command": "python training/tools/conversation_eval.py " + " ".join(sys.argv[1:]),
             "config": str(a.config) if a.config else "defaults",
             "split": a.split, "pooled": p, "clips": slim}, indent=1) + "\n")
     if a.figure:

@@ -3,7 +3,7 @@ of each crop on FER2013Valid only (the selection split), mirror-averaged like th
 The chosen set, one-pixel shifts in four directions (`VIEWS` in evaluate.py), is what
 `emocue classify` uses; FER2013Test is scored once, by `evaluate.py fer` (`still_views`).
 
-    python views_sweep.py ../models/emotionnet_nano_b.int8.onnx
+    python experiments/views_sweep.py ../models/emotionnet_nano_b.int8.onnx
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ import argparse
 
 import numpy as np
 from scipy import ndimage
+
+import sys
+from pathlib import Path
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
 
 import data
 import evaluate

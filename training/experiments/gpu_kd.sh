@@ -4,8 +4,8 @@
 # reached 14-15 epochs (80-82 % FER2013Valid), no better than the Nano-B they were to
 # teach (docs/results.md). Here the teacher trains alone, then the students.
 #
-#   training/gpu_kd.sh OUTDIR     # there, with .gpu carried (python training/pack_data.py .gpu/pack)
-#   DRY=1 training/gpu_kd.sh /tmp/dry_kd   # CPU rehearsal: tiny budgets
+#   training/experiments/gpu_kd.sh OUTDIR     # there, with .gpu carried (python training/tools/pack_data.py .gpu/pack)
+#   DRY=1 training/experiments/gpu_kd.sh /tmp/dry_kd   # CPU rehearsal: tiny budgets
 #
 # Phase 1 (T1, 250 s): ResNet-18-shaped teacher (train.py --arch teacher) on FER+ with
 #   CK+ folds 0-7, the deployed model's data, alone on the GPU.
@@ -16,8 +16,8 @@
 #   (docs/results.md, selection rule).
 # Worst case about 550 s (start-up outside the budgets included): fits one 600 s device call; everything comes back in OUTDIR.
 set -uo pipefail
-cd "$(dirname "$0")"
-OUT=${1:?usage: gpu_kd.sh OUTDIR}
+cd "$(dirname "$0")/.."  # training/: train.py and the runs/ folder
+OUT=${1:?usage: experiments/gpu_kd.sh OUTDIR}
 mkdir -p "$OUT"
 PY=${PY:-python3}
 export EMOCUE_PACK=${EMOCUE_PACK:-$(cd .. && pwd)/.gpu/pack}

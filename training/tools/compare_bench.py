@@ -1,6 +1,6 @@
-"""Ratio table of `emocue bench --json` against `bench_onnxruntime.py --json`.
+"""Ratio table of `emocue bench --json` against `tools/bench_onnxruntime.py --json`.
 
-    python training/compare_bench.py /tmp/tract.json /tmp/ort.json
+    python training/tools/compare_bench.py /tmp/tract.json /tmp/ort.json
 """
 
 import json

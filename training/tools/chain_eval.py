@@ -1,9 +1,9 @@
 """The whole chain on full frames: held-out CK+ faces placed in 640x480 frames, run
 through `emocue classify` (detector -> crop -> classifier), scored against the labels.
 
-    python training/chain_eval.py [--folds 8,9] [--emocue target/release/emocue] [--json OUT]
-    python training/chain_eval.py --face-frac 0.3,0.5,0.7,0.85,1.0   # face size sweep
-    python training/chain_eval.py --roll=-30,-15,0,15,30 [--no-upright] # head tilt sweep
+    python training/tools/chain_eval.py [--folds 8,9] [--emocue target/release/emocue] [--json OUT]
+    python training/tools/chain_eval.py --face-frac 0.3,0.5,0.7,0.85,1.0   # face size sweep
+    python training/tools/chain_eval.py --roll=-30,-15,0,15,30 [--no-upright] # head tilt sweep
 
 CK+48 faces are 48x48 crops, so each frame is built from one: upscaled to a face of
 140-220 px (a person at conversation distance), placed at a random spot, on a background
@@ -30,9 +30,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import sys
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
+
 import data
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def frame(face: np.ndarray, rng: np.random.Generator, frac: float | None = None, roll: float = 0.0) -> Image.Image:

@@ -2,9 +2,9 @@
 # One prepared run for a lent GPU machine (one H100/H200, 16 cores): everything that
 # needs more than two CPU cores, in parallel, inside a fixed wall-clock budget.
 #
-#   python training/pack_data.py .gpu/pack        # here: the data, lossless (~52 MB)
-#   training/gpu_run.sh OUTDIR                    # there, with .gpu carried
-#   DRY=1 training/gpu_run.sh /tmp/dry            # CPU rehearsal: tiny budgets
+#   python training/tools/pack_data.py .gpu/pack        # here: the data, lossless (~52 MB)
+#   training/experiments/gpu_run.sh OUTDIR                    # there, with .gpu carried
+#   DRY=1 training/experiments/gpu_run.sh /tmp/dry            # CPU rehearsal: tiny budgets
 #
 # Phase 1 (~170 s): two distillation teachers (FER+ with CK+ folds 0-7; FER+ only),
 #   a long-schedule Nano-B on FER+ alone, and CK+ 10-fold from scratch with the paper's
@@ -14,8 +14,8 @@
 #   (train.py --time-budget); each log.jsonl records the epochs reached.
 # Everything that comes back is tarred into OUTDIR (checkpoints and logs, no images).
 set -uo pipefail
-cd "$(dirname "$0")"
-OUT=${1:?usage: gpu_run.sh OUTDIR}
+cd "$(dirname "$0")/.."  # training/: train.py and the runs/ folder
+OUT=${1:?usage: experiments/gpu_run.sh OUTDIR}
 mkdir -p "$OUT"
 PY=${PY:-python3}
 export EMOCUE_PACK=${EMOCUE_PACK:-$(cd .. && pwd)/.gpu/pack}

@@ -1,7 +1,7 @@
 """Pooled f32 (PyTorch) accuracy of the ten CK+ fold checkpoints on their held-out folds,
 with the same mirror-image averaging the shipped models declare (tta_flip).
 
-    python training/ckfold_f32.py training/runs/ck_b_ferinit --json docs/results/ckplus_10fold_f32.json
+    python training/tools/ckfold_f32.py training/runs/ck_b_ferinit --json docs/results/ckplus_10fold_f32.json
 """
 
 import argparse
@@ -9,6 +9,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+import sys
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
 
 import data
 from evaluate import report

@@ -2,7 +2,7 @@
 photograph (Eileen Collins, NASA, public domain): 60 JPEG frames, 320x240, 15 fps,
 with simulated head and camera motion (pan, roll, zoom, exposure drift, sensor noise).
 
-    pip install scikit-image && python training/make_sample_clip.py
+    pip install scikit-image && python training/tools/make_sample_clip.py
 """
 
 import math
@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 from skimage import data as skdata
 
-OUT = Path(__file__).resolve().parents[1] / "samples" / "astronaut"
+OUT = Path(__file__).resolve().parents[2] / "samples" / "astronaut"
 N, FPS, W, H = 60, 15, 320, 240
 
 
@@ -37,7 +37,7 @@ def main() -> None:
         Image.fromarray(a.clip(0, 255).astype(np.uint8)).save(OUT / f"frame_{i:03d}.jpg", quality=85)
     (OUT / "README.md").write_text(
         "Sample clip for `emocue replay samples/astronaut --fps 15`: 60 frames made by\n"
-        "`training/make_sample_clip.py` from scikit-image's `astronaut` photograph\n"
+        "`training/tools/make_sample_clip.py` from scikit-image's `astronaut` photograph\n"
         "(Eileen Collins, NASA; public domain), with simulated head and camera motion.\n"
     )
     print(f"wrote {N} frames to {OUT}")

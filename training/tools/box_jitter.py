@@ -2,7 +2,7 @@
 training augmentation uses (issue 8: augmentation as large as the detector's jitter).
 
     emocue replay clip.y4m --no-timing --events /tmp/ev.jsonl
-    python training/box_jitter.py /tmp/ev.jsonl
+    python training/tools/box_jitter.py /tmp/ev.jsonl
 
 Jitter = the raw box minus a centred 5-frame moving average (which keeps real head
 motion), as a fraction of the box width (shift) and as a size ratio (scale); the
