@@ -4,6 +4,11 @@
 set -euo pipefail
 PY=${1:-python}
 cd "$(dirname "$0")"
+# every recipe (recipes/*.toml) resolves to commands that their scripts' argparse accepts
+for r in recipes/*.toml; do
+  $PY train.py --config "$r" --dry-run > /dev/null || { echo "smoke: recipe $r does not resolve"; exit 1; }
+done
+echo "smoke: $(ls recipes/*.toml | wc -l) recipes resolve to valid commands"
 if [ ! -d ../../shared/data/ferplus ] && [ -z "${EMOCUE_DATA:-}" ]; then
   . ../scripts/skip.sh
   skip "training smoke test" data "needs ../shared/data (see its README.md)" || exit 1
@@ -35,6 +40,9 @@ ref = np.stack([pil(im) for im in imgs]).astype(np.float32)
 assert np.abs(ours - ref).mean() < 0.5 < np.abs(ref - imgs).mean(), (np.abs(ours - ref).mean(), np.abs(ref - imgs).mean())
 print('smoke: JPEG augmentation = PIL JPEG within half a grey level')"
 $PY train.py ferplus --arch b --epochs 1 --limit 512 --out "$OUT/run"
+# a recipe stage runs, with train.py flags overriding the recipe's
+$PY train.py --config recipes/nano_a.toml --stage fer_a --epochs 1 --limit 128 --runs-dir "$OUT/recipe" > /dev/null
+test -s "$OUT/recipe/fer_a/best.pt" && grep -q '"epochs": 1,' "$OUT/recipe/fer_a/meta.json" && echo "smoke: recipe stage run"
 # distillation from two teachers (the deployed recipe), CK+ rows on their own labels
 $PY train.py ferplus --arch b --epochs 1 --limit 128 --ck-folds 0 --ck-repeat 1 --init "$OUT/run/best.pt" \
   --teacher "$OUT/run/best.pt,$OUT/run/best.pt" --kd-fer-only --kd-clean --min-agreement 0.5 --out "$OUT/kd" > /dev/null

@@ -1,5 +1,8 @@
 """Train EmotionNet Nano-A/B.
 
+A shipped model's lineage from its recipe (recipe.py, recipes/*.toml):
+    python train.py --config recipes/deployed.toml [--stage NAME] [--dry-run] [--cpu]
+
 FER+ (the deployed model; selected on FER2013Valid, optionally with CK+ subject folds):
     python training/train.py ferplus --arch b --epochs 20 --out runs/fer_b
     python training/train.py ferplus --arch b --epochs 6 --init runs/fer_b/best.pt \
@@ -28,6 +31,7 @@ import torch.nn.functional as F
 
 import augment
 import data
+import recipe
 from emonet import PLANS, EmotionNetNano, Teacher, count_macs, count_params
 
 CK7 = [data.CLASSES.index(c) for c in data.CK_CLASSES]  # 8-way index of each CK+ class
@@ -182,6 +186,8 @@ def main() -> None:
     ap.add_argument("--zoom", type=float, default=1.12, help="zoom jitter factor")
     ap.add_argument("--cam-p", type=float, default=0.15, help="probability of each camera artefact")
     ap.add_argument("--out", required=True)
+    if recipe.run(ap):  # --config recipes/NAME.toml: the stages of a shipped model's lineage (recipe.py)
+        return
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
