@@ -46,6 +46,8 @@ def contract(labels: list[str], temperature: float, extra: dict) -> dict[str, st
         "crop_dx": "0.0",
         "crop_dy": "-0.05",
         "crop_rotate": "true",
+        # "training/measure_framing.py": the script's path when the shipped files were made
+        # (now tools/), kept so a re-export writes the same metadata
         "crop_framing": (
             "square crop, side = 1.18 x BlazeFace full-range box width, centred 0.05 box widths "
             "above the box centre, rotated so the eyes are level; measured by "

