@@ -124,3 +124,47 @@ def camera(x: torch.Tensor, g: torch.Generator, p: float = 0.3) -> torch.Tensor:
 def normalise(x: torch.Tensor) -> torch.Tensor:
     """The models' input contract: (pixel/255 - 0.5) / 0.5."""
     return (x - 0.5) / 0.5
+
+
+def mouth_swap(
+    x: torch.Tensor, y: torch.Tensor, p: float, beta: float, keep: torch.Tensor, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Give a face another face's mouth, so the network reads the brows and eyes too.
+
+    People talk: while they speak, the mouth opens, shows teeth and moves for reasons that
+    have nothing to do with the emotion, and a network trained on still faces reads teeth
+    as happiness and an open mouth as surprise. Here a share `p` of the batch gets the
+    lower face (mouth and chin, rows below about 62 % of the crop, feathered, with the
+    donor's brightness matched to the recipient's) of another face in the batch, and its
+    target becomes (1 - beta) x its own + beta x the donor's. Faces whose own target puts
+    half or more on the `keep` classes (happiness, contempt: emotions the mouth carries)
+    are never recipients. Input: aligned crops (N, 1, S, S) in [0, 1] before geometry;
+    soft targets (N, C).
+    """
+    n, _, h, w = x.shape
+    d = x.device
+    sel = (torch.rand(n, generator=g, device=d) < p) & (y[:, keep].sum(1) < 0.5)
+    if not bool(sel.any()):
+        return x, y
+    donor = torch.randperm(n, generator=g, device=d)
+    # the seam: a row between 58 % and 66 % of the height, feathered over 6 % of it;
+    # the sides fade out so the cheeks stay the recipient's
+    r0 = (0.58 + 0.08 * torch.rand(n, generator=g, device=d)) * h
+    rows = torch.arange(h, device=d, dtype=x.dtype)[None, :]
+    vert = torch.clamp((rows - r0[:, None]) / (0.06 * h) + 0.5, 0, 1)  # (n, h)
+    cols = torch.arange(w, device=d, dtype=x.dtype)
+    edge = torch.clamp(torch.minimum(cols - 0.12 * w, 0.88 * w - cols) / (0.08 * w), 0, 1)  # (w,)
+    m = (vert[:, :, None] * edge[None, None, :])[:, None]  # (n, 1, h, w)
+    src = x[donor]
+    # match the donor region's mean and spread to the recipient's, so no seam says "pasted"
+    wsum = m.sum((2, 3), keepdim=True).clamp_min(1e-6)
+    mu_r = (x * m).sum((2, 3), keepdim=True) / wsum
+    mu_d = (src * m).sum((2, 3), keepdim=True) / wsum
+    sd_r = (((x - mu_r) ** 2 * m).sum((2, 3), keepdim=True) / wsum).sqrt()
+    sd_d = (((src - mu_d) ** 2 * m).sum((2, 3), keepdim=True) / wsum).sqrt().clamp_min(1e-3)
+    src = ((src - mu_d) * (sd_r / sd_d).clamp(0.5, 2.0) + mu_r).clamp(0, 1)
+    s = sel.to(x.dtype)
+    m = m * s[:, None, None, None]
+    x = x * (1 - m) + src * m
+    y = torch.where(sel[:, None], (1 - beta) * y + beta * y[donor], y)
+    return x, y

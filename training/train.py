@@ -185,6 +185,8 @@ def main() -> None:
     ap.add_argument("--shift", type=float, default=0.06, help="shift jitter, fraction of the crop")
     ap.add_argument("--zoom", type=float, default=1.12, help="zoom jitter factor")
     ap.add_argument("--cam-p", type=float, default=0.15, help="probability of each camera artefact")
+    ap.add_argument("--mouth-swap", type=float, default=0.0, help="share of faces given another face's mouth (augment.mouth_swap), so speech and teeth do not decide the emotion")
+    ap.add_argument("--mouth-beta", type=float, default=0.25, help="the donor's share of a mouth-swapped face's target")
     ap.add_argument("--out", required=True)
     if recipe.run(ap):  # --config recipes/NAME.toml: the stages of a shipped model's lineage (recipe.py)
         return
@@ -278,6 +280,8 @@ def main() -> None:
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema), use_buffers=True)
     x_all, y_all = to_tensor(imgs).to(dev), torch.from_numpy(soft).float().to(dev)
     sample_w = sample_w.to(dev)
+    labels = data.CLASSES if n_classes == 8 else data.CK_CLASSES
+    keep_mouth = torch.tensor([c in ("happiness", "contempt") for c in labels], device=dev)
     n = len(x_all)
     steps = max(n // a.bs, 1)
     meta.update(n_train=n, n_val=len(v_imgs))
@@ -306,11 +310,13 @@ def main() -> None:
                 lr = cosine_lr(ep + i / steps, a.epochs, a.lr)
             for pg in opt.param_groups:
                 pg["lr"] = lr
-            clean = augment.geometric(x_all[idx], a.rot, a.shift, a.zoom, True, g)
+            xb, y = x_all[idx], y_all[idx]
+            if a.mouth_swap:
+                xb, y = augment.mouth_swap(xb, y, a.mouth_swap, a.mouth_beta, keep_mouth, g)
+            clean = augment.geometric(xb, a.rot, a.shift, a.zoom, True, g)
             x = clean if a.no_camera_aug else augment.camera(clean, g, a.cam_p)
             x = augment.normalise(x)
             x_teacher = augment.normalise(clean) if a.kd_clean else x
-            y = y_all[idx]
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                 logits = model(x).float()
             loss_i = -(y * F.log_softmax(logits, 1)).sum(1)
