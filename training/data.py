@@ -44,7 +44,7 @@ def load_gray(path: Path) -> np.ndarray:
 _cache: dict = {}
 
 
-# A packed copy of the data (tools/pack_data.py) for machines without ../shared/data.
+# A packed copy of the data (pack_data.py) for machines without ../shared/data.
 PACK = os.environ.get("EMOCUE_PACK")
 
 

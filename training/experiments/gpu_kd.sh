@@ -4,7 +4,7 @@
 # reached 14-15 epochs (80-82 % FER2013Valid), no better than the Nano-B they were to
 # teach (docs/results.md). Here the teacher trains alone, then the students.
 #
-#   training/experiments/gpu_kd.sh OUTDIR     # there, with .gpu carried (python training/tools/pack_data.py .gpu/pack)
+#   training/experiments/gpu_kd.sh OUTDIR     # there, with .gpu carried (python training/pack_data.py .gpu/pack)
 #   DRY=1 training/experiments/gpu_kd.sh /tmp/dry_kd   # CPU rehearsal: tiny budgets
 #
 # Phase 1 (T1, 250 s): ResNet-18-shaped teacher (train.py --arch teacher) on FER+ with

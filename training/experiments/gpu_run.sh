@@ -2,7 +2,7 @@
 # One prepared run for a lent GPU machine (one H100/H200, 16 cores): everything that
 # needs more than two CPU cores, in parallel, inside a fixed wall-clock budget.
 #
-#   python training/tools/pack_data.py .gpu/pack        # here: the data, lossless (~52 MB)
+#   python training/pack_data.py .gpu/pack        # here: the data, lossless (~52 MB)
 #   training/experiments/gpu_run.sh OUTDIR                    # there, with .gpu carried
 #   DRY=1 training/experiments/gpu_run.sh /tmp/dry            # CPU rehearsal: tiny budgets
 #

@@ -1,7 +1,7 @@
 """Pack the shared data into a few lossless PNG mosaics for a machine that cannot see
 ../shared/data (the lent GPU machine; see experiments/gpu_run.sh). The pack stays out of git.
 
-    python training/tools/pack_data.py .gpu/pack          # FER+ train/valid + all of CK+
+    python training/pack_data.py .gpu/pack          # FER+ train/valid + all of CK+
     EMOCUE_PACK=.gpu/pack python training/train.py ...   # data.py reads the pack
 
 Images are tiled 64 to a row and written as PNG (lossless, ~70% of raw); labels,
@@ -15,9 +15,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-import sys
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
 
 import data
 
