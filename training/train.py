@@ -187,6 +187,8 @@ def main() -> None:
     ap.add_argument("--cam-p", type=float, default=0.15, help="probability of each camera artefact")
     ap.add_argument("--mouth-swap", type=float, default=0.0, help="share of faces given another face's mouth (augment.mouth_swap), so speech and teeth do not decide the emotion")
     ap.add_argument("--mouth-beta", type=float, default=0.25, help="the donor's share of a mouth-swapped face's target")
+    ap.add_argument("--talk-faces", default=None, help="faces of neutral speakers mid-sentence (training/talk_frames.py), added with the label neutral")
+    ap.add_argument("--talk-repeat", type=int, default=2, help="oversampling of --talk-faces per epoch")
     ap.add_argument("--out", required=True)
     if recipe.run(ap):  # --config recipes/NAME.toml: the stages of a shipped model's lineage (recipe.py)
         return
@@ -237,6 +239,14 @@ def main() -> None:
             e_imgs, e_soft = teacher_faces(a.teacher_cache, extra, a.teacher_t, a.limit)
             imgs, soft = np.concatenate([imgs, e_imgs]), np.concatenate([soft, e_soft])
             is_fer = np.concatenate([is_fer, np.zeros(len(e_imgs), bool)])
+        if a.talk_faces:
+            t_imgs = np.load(a.talk_faces)["crops"]
+            if t_imgs.ndim != 3 or t_imgs.shape[1:] != imgs.shape[1:]:
+                raise SystemExit(f"--talk-faces: {a.talk_faces} holds {t_imgs.shape[1:]} crops, not {imgs.shape[1:]}")
+            t_imgs = np.repeat(t_imgs, a.talk_repeat, 0)
+            t_soft = np.eye(8, dtype=np.float32)[np.zeros(len(t_imgs), int)]  # neutral
+            imgs, soft = np.concatenate([imgs, t_imgs]), np.concatenate([soft, t_soft])
+            is_fer = np.concatenate([is_fer, np.zeros(len(t_imgs), bool)])
         v_imgs, v_votes, _ = data.load_ferplus("valid", a.limit)
         vkeep = data.majority(v_votes) >= 0
         v_imgs, v_lab = v_imgs[vkeep], data.majority(v_votes)[vkeep]
