@@ -261,6 +261,7 @@ def main() -> None:
     ap.add_argument("paths", nargs="+", type=Path, help="clips or folders of clips")
     ap.add_argument("--emocue", type=Path, default=ROOT / "target/release/emocue")
     ap.add_argument("--config", type=Path, help="settings file for emocue replay")
+    ap.add_argument("--model", type=Path, help="a candidate classifier ONNX: the default settings with only the classifier changed (not with --config)")
     ap.add_argument("--default-label", default="neutral",
                     help="label of clips whose name names no emotion (default: neutral)")
     ap.add_argument("--split", choices=["all", "tune", "report"], default="all")
@@ -274,6 +275,18 @@ def main() -> None:
     if not a.emocue.exists():
         sys.exit(f"conversation_eval: {a.emocue} not found; run `cargo build --release` "
                  "or pass --emocue PATH")
+    if a.model:
+        if a.config:
+            sys.exit("conversation_eval: give --model or --config, not both")
+        if not a.model.is_file():
+            sys.exit(f"conversation_eval: no model file {a.model}")
+        text = (ROOT / "config/default.toml").read_text()
+        ship = 'classifier = "models/emotionnet_nano_b.int8.onnx"'
+        if ship not in text:
+            sys.exit("conversation_eval: config/default.toml no longer names the shipped classifier as expected")
+        a.cache.mkdir(parents=True, exist_ok=True)
+        a.config = a.cache / f"settings-{os.getpid()}.toml"
+        a.config.write_text(text.replace(ship, f"classifier = {json.dumps(str(a.model.resolve()))}"))
     splits = json.loads(a.splits.read_text())
     rows = []
     for clip in find_clips(a.paths):
