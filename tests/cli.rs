@@ -526,10 +526,11 @@ fn bench_json_has_every_documented_key_and_onnxruntime_script_matches_the_networ
         "classifier_f32_batch4",
         "detector_640x480",
     ];
-    for k in network
-        .iter()
-        .chain(&["pipeline_640x480", "pipeline_640x480_detect_every_5"])
-    {
+    for k in network.iter().chain(&[
+        "pipeline_640x480",
+        "pipeline_640x480_detect_every_frame",
+        "pipeline_640x480_detect_every_5",
+    ]) {
         let m = &v[*k];
         assert!(m["per_s"].as_f64().unwrap_or(0.0) > 0.0, "{k}: {m}");
         assert!(
