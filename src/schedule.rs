@@ -7,10 +7,11 @@
 //! crops can no longer be trusted: after `every_frames` frames, when there is no
 //! face (a new one may have come), when a face is new (births need real detections
 //! in a row, and a face's first `new_face_ms` decide its first caption and fill the
-//! speech stage's window, so they see real detections) or lost, when a face nears the frame edge (it may leave, and a box cut
-//! by the edge is wrong), and when a tracked crop differs too much from the crop at
-//! the face's last detection (the face moved unlike its track, turned, or was
-//! covered). This type only decides; the pipeline cuts the crops and runs the models.
+//! speech stage's window, so they see real detections) or lost, when a face nears
+//! the frame edge (it may leave, and a box cut by the edge is wrong), and when a
+//! tracked crop differs too much from the crop at the face's last detection (the
+//! face moved unlike its track, turned, or was covered). This type only decides;
+//! the pipeline cuts the crops and runs the models.
 
 use crate::detect::Rect;
 
