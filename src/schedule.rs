@@ -38,7 +38,7 @@ pub struct ScheduleOptions {
 impl Default for ScheduleOptions {
     fn default() -> Self {
         ScheduleOptions {
-            every_frames: 1,
+            every_frames: 5,
             edge_margin: 0.1,
             max_crop_change: 12.0,
             new_face_ms: 1000.0,
