@@ -107,7 +107,7 @@ impl Default for DetectionOptions {
             min_score: 0.5,
             nms_iou: 0.3,
             min_face_px: 16.0,
-            every_frames: 1,
+            every_frames: 5,
             edge_margin: 0.1,
             max_crop_change: 12.0,
         }

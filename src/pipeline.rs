@@ -143,6 +143,7 @@ impl Pipeline {
                 every_frames: d.every_frames,
                 edge_margin: d.edge_margin,
                 max_crop_change: d.max_crop_change,
+                new_face_ms: config.speech.window_ms,
             }),
             references: HashMap::new(),
             talking_extra,
@@ -291,6 +292,7 @@ impl Pipeline {
                 rect: d.rect,
                 confirmed: tr.confirmed,
                 lost: tr.lost,
+                age_ms: t - tr.first_seen_ms,
             })
             .collect();
         let (w, h) = (frame.width() as f32, frame.height() as f32);

@@ -6,10 +6,12 @@
 //! ([`crate::track::Tracker::carried`]). The detector runs again when the tracked
 //! crops can no longer be trusted: after `every_frames` frames, when there is no
 //! face (a new one may have come), when a face is new (births need real detections
-//! in a row) or lost, when a face nears the frame edge (it may leave, and a box cut
-//! by the edge is wrong), and when a tracked crop differs too much from the crop at
-//! the face's last detection (the face moved unlike its track, turned, or was
-//! covered). This type only decides; the pipeline cuts the crops and runs the models.
+//! in a row, and a face's first `new_face_ms` decide its first caption and fill the
+//! speech stage's window, so they see real detections) or lost, when a face nears
+//! the frame edge (it may leave, and a box cut by the edge is wrong), and when a
+//! tracked crop differs too much from the crop at the face's last detection (the
+//! face moved unlike its track, turned, or was covered). This type only decides;
+//! the pipeline cuts the crops and runs the models.
 
 use crate::detect::Rect;
 
@@ -25,14 +27,21 @@ pub struct ScheduleOptions {
     /// A tracked crop whose mean absolute difference to the crop at the face's last
     /// detection exceeds this many gray levels (0–255) makes the detector run.
     pub max_crop_change: f32,
+    /// The detector runs on every frame of a face's first this many milliseconds:
+    /// its first caption is decided then, and the speech stage (`[speech]
+    /// window_ms`, which the pipeline passes here) must see the mouth move before
+    /// it; on carried crops a neutral talker was shown "surprised" for a second
+    /// (docs/performance.md).
+    pub new_face_ms: f64,
 }
 
 impl Default for ScheduleOptions {
     fn default() -> Self {
         ScheduleOptions {
-            every_frames: 1,
+            every_frames: 5,
             edge_margin: 0.1,
             max_crop_change: 12.0,
+            new_face_ms: 1000.0,
         }
     }
 }
@@ -48,6 +57,8 @@ pub enum Reason {
     NoFace,
     /// A face is not confirmed yet: births need real detections.
     NewFace,
+    /// A face was first seen less than `new_face_ms` ago.
+    YoungFace,
     /// A face was missed at the last run and coasts on its prediction.
     Lost,
     /// A face is within `edge_margin` of a frame edge.
@@ -65,6 +76,8 @@ pub struct TrackedFace {
     pub confirmed: bool,
     /// Missed at the detector's last run.
     pub lost: bool,
+    /// Milliseconds since the face's first detection.
+    pub age_ms: f64,
 }
 
 /// Counts frames since the detector's last run and decides the next.
@@ -101,6 +114,9 @@ impl Scheduler {
         }
         if faces.iter().any(|f| !f.confirmed) {
             return Some(Reason::NewFace);
+        }
+        if faces.iter().any(|f| f.age_ms < self.opts.new_face_ms) {
+            return Some(Reason::YoungFace);
         }
         if faces.iter().any(|f| f.lost) {
             return Some(Reason::Lost);
@@ -153,6 +169,7 @@ mod tests {
             every_frames: every,
             edge_margin: 0.25,
             max_crop_change: 10.0,
+            new_face_ms: 1000.0,
         }
     }
 
@@ -167,6 +184,7 @@ mod tests {
             },
             confirmed: true,
             lost: false,
+            age_ms: 5000.0,
         }
     }
 
@@ -223,6 +241,34 @@ mod tests {
         };
         assert_eq!(s.before_crop(640.0, 480.0, &[lost]), Some(Reason::Lost));
         assert_eq!(s.before_crop(640.0, 480.0, &[face(200.0, 150.0)]), None);
+    }
+
+    #[test]
+    fn a_face_in_its_first_window_is_detected_on_every_frame() {
+        // Confirmed and steady, but first seen 960 ms ago of a 1000 ms window: the
+        // detector runs until the window is over, then the interval takes over.
+        let mut s = Scheduler::new(opts(10));
+        s.record(true);
+        let young = |age_ms| TrackedFace {
+            age_ms,
+            ..face(200.0, 150.0)
+        };
+        assert_eq!(
+            s.before_crop(640.0, 480.0, &[young(960.0)]),
+            Some(Reason::YoungFace)
+        );
+        // One young face among old ones is enough.
+        assert_eq!(
+            s.before_crop(640.0, 480.0, &[face(400.0, 150.0), young(0.0)]),
+            Some(Reason::YoungFace)
+        );
+        assert_eq!(s.before_crop(640.0, 480.0, &[young(1000.0)]), None);
+        // 0 turns the rule off.
+        let off = Scheduler::new(ScheduleOptions {
+            new_face_ms: 0.0,
+            ..opts(10)
+        });
+        assert_eq!(off.before_crop(640.0, 480.0, &[young(0.0)]), None);
     }
 
     #[test]

@@ -6,6 +6,12 @@
 
 use crate::detect::{Detection, Rect};
 
+/// Weight of a new detection in a track's smoothed box size ([`Track::size`]).
+/// BlazeFace's box size jitters by several percent frame to frame; a carried crop
+/// framed on one jittered sample would stay off for every frame until the next
+/// detection, so carried boxes take the recent mean instead.
+pub const SIZE_SMOOTHING: f32 = 0.5;
+
 /// Tracker settings. Times are in milliseconds so behaviour does not depend on the
 /// frame rate.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -42,6 +48,9 @@ pub struct Track {
     pub rect: Rect,
     /// Box-centre velocity in pixels per millisecond.
     pub velocity: (f32, f32),
+    /// Box width and height smoothed over its detections ([`SIZE_SMOOTHING`]): the
+    /// size of carried boxes.
+    pub size: (f32, f32),
     /// Detections matched so far.
     pub hits: u32,
     /// Time of the first detection.
@@ -72,15 +81,27 @@ impl Track {
         }
     }
 
-    /// The latest detection moved by the track's motion to time `t_ms`: box and
-    /// keypoints shifted together, score kept.
+    /// The latest detection moved by the track's motion to time `t_ms` and given the
+    /// track's smoothed size ([`Track::size`]): its centre moves with the velocity,
+    /// the keypoints move and scale about the centre with the box, score kept.
     pub fn carried(&self, t_ms: f64) -> Detection {
-        let rect = self.predict(t_ms);
-        let (dx, dy) = (rect.x - self.rect.x, rect.y - self.rect.y);
+        let moved = self.predict(t_ms);
+        let (cx, cy) = moved.center();
+        let (ox, oy) = self.rect.center();
+        let (w, h) = self.size;
+        let rect = Rect {
+            x: cx - w / 2.0,
+            y: cy - h / 2.0,
+            w,
+            h,
+        };
+        let (sx, sy) = (w / self.rect.w.max(1e-3), h / self.rect.h.max(1e-3));
         Detection {
             rect,
             score: self.score,
-            keypoints: self.keypoints.map(|[x, y]| [x + dx, y + dy]),
+            keypoints: self
+                .keypoints
+                .map(|[x, y]| [cx + (x - ox) * sx, cy + (y - oy) * sy]),
         }
     }
 }
@@ -164,6 +185,11 @@ impl Tracker {
                     0.5 * tr.velocity.0 + 0.5 * v.0,
                     0.5 * tr.velocity.1 + 0.5 * v.1,
                 );
+                let k = SIZE_SMOOTHING;
+                tr.size = (
+                    k * d.rect.w + (1.0 - k) * tr.size.0,
+                    k * d.rect.h + (1.0 - k) * tr.size.1,
+                );
                 tr.rect = d.rect;
                 tr.score = d.score;
                 tr.keypoints = d.keypoints;
@@ -201,6 +227,7 @@ impl Tracker {
                 id: self.next_id,
                 rect: d.rect,
                 velocity: (0.0, 0.0),
+                size: (d.rect.w, d.rect.h),
                 hits: 1,
                 first_seen_ms: t_ms,
                 last_seen_ms: t_ms,
@@ -243,7 +270,11 @@ impl Tracker {
                 TrackUpdate {
                     id: tr.id,
                     detection: (!tr.lost).then_some(k),
-                    rect: tr.predict(t_ms),
+                    rect: if tr.lost {
+                        tr.predict(t_ms)
+                    } else {
+                        tr.carried(t_ms).rect
+                    },
                     confirmed: tr.confirmed,
                 }
             })
@@ -298,12 +329,69 @@ mod tests {
         assert!((c[0].keypoints[0][0] - 132.0).abs() < 1e-4);
         assert_eq!(c[0].keypoints[0][1], 130.0);
         assert_eq!((c[0].rect.w, c[0].score), (80.0, 0.9));
+        assert!((c[0].rect.center().1 - 140.0).abs() < 1e-4);
         let u = t.coast(80.0);
         assert_eq!(u[0].rect, c[0].rect);
         // Coasting does not move the detection the velocity is measured from.
         let u = t.update(120.0, &[det(116.0, 100.0, 80.0)]);
         assert_eq!(u[0].detection, Some(0));
         assert!((t.tracks()[0].velocity.0 - 0.1).abs() < 1e-4);
+    }
+
+    #[test]
+    fn carried_boxes_take_the_smoothed_size_about_the_moved_centre() {
+        // BlazeFace's box jitters: 100, then 120 px. The carried box is their mean
+        // (SIZE_SMOOTHING 0.5), centred where the last box's centre moved, and the
+        // keypoints scale with it about that centre.
+        let mut t = Tracker::new(TrackerOptions::default());
+        t.update(0.0, &[det(100.0, 100.0, 100.0)]);
+        let mut d = det(90.0, 90.0, 120.0); // same centre (150, 150), bigger
+        d.keypoints[1] = [180.0, 120.0]; // 30 px right of and above the centre
+        t.update(40.0, std::slice::from_ref(&d));
+        assert_eq!(t.tracks()[0].velocity, (0.0, 0.0));
+        let c = &t.carried(80.0)[0];
+        assert!((c.rect.w - 110.0).abs() < 1e-4 && (c.rect.h - 110.0).abs() < 1e-4);
+        assert_eq!(c.rect.center(), (150.0, 150.0));
+        let k = c.keypoints[1];
+        let want = [150.0 + 30.0 * 110.0 / 120.0, 150.0 - 30.0 * 110.0 / 120.0];
+        assert!(
+            (k[0] - want[0]).abs() < 1e-3 && (k[1] - want[1]).abs() < 1e-3,
+            "{k:?}"
+        );
+        // A detection replaces the box as detected; the smoothing only feeds carries.
+        let u = t.update(120.0, &[det(95.0, 95.0, 110.0)]);
+        assert_eq!(u[0].rect.w, 110.0);
+        assert!((t.tracks()[0].size.0 - 110.0).abs() < 1e-4);
+        // Coasting reports the carried box.
+        assert_eq!(t.coast(160.0)[0].rect, t.carried(160.0)[0].rect);
+    }
+
+    #[test]
+    fn a_lost_face_coasts_and_a_tracked_one_is_refreshed_by_skipped_frames() {
+        // Two confirmed faces; the detector misses one (lost) and finds the other.
+        // On the skipped frames that follow, the found one is present and keeps
+        // living past max_missed_ms, while the lost one dies 400 ms after its miss.
+        let mut t = Tracker::new(TrackerOptions::default());
+        let faces = [det(0.0, 0.0, 80.0), det(300.0, 0.0, 80.0)];
+        t.update(0.0, &faces);
+        let ids: Vec<u64> = t.update(40.0, &faces).iter().map(|u| u.id).collect();
+        let u = t.update(80.0, &faces[1..]);
+        assert_eq!(u.len(), 2);
+        let mut alive = Vec::new();
+        for f in 3..20 {
+            let u = t.coast(f as f64 * 40.0);
+            alive.push(
+                u.iter()
+                    .map(|u| (u.id, u.detection.is_some()))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert!(alive.iter().all(|a| a == &alive[0]), "{alive:?}");
+        assert_eq!(alive[0], vec![(ids[0], false), (ids[1], true)]);
+        // The found face was last detected at 80 ms but present on every skipped
+        // frame since: alive at 800 ms. The lost one was last present at 40 ms.
+        let u = t.update(800.0, &faces[1..]);
+        assert_eq!(u.iter().map(|u| u.id).collect::<Vec<_>>(), vec![ids[1]]);
     }
 
     #[test]
