@@ -24,15 +24,19 @@ macro_rules! note {
 }
 
 pub mod bench;
+pub mod caption;
 pub mod capture;
 pub mod check;
 pub mod classify;
 pub mod cnn_ext;
+pub mod color;
 pub mod config;
+pub mod config_file;
 pub mod crop;
 pub mod detect;
 pub mod diag;
 pub mod events;
+pub mod font;
 pub mod frame;
 pub mod live;
 pub mod onnx;
@@ -42,11 +46,13 @@ pub mod qdq;
 pub mod render;
 pub mod replay;
 pub mod schedule;
+pub mod session;
 pub mod smooth;
 pub mod source;
 pub mod speech;
 pub mod stats;
 pub mod still;
+pub mod style;
 pub mod track;
 pub mod watch;
 

@@ -27,6 +27,7 @@ use crate::capture::{
 use crate::config::Config;
 use crate::pipeline::{FrameResult, Pipeline};
 use crate::render::{Notice, RenderMode, Renderer, Scene};
+use crate::session::{Session, scene};
 use crate::stats::percentile;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,7 +122,8 @@ impl<T> Latest<T> {
     }
 }
 
-/// The inference stage: the [`Pipeline`], or a stand-in in tests.
+/// The inference stage: a [`Session`] (a [`Pipeline`] with its wording file), or a
+/// stand-in in tests.
 pub trait Infer: Send {
     /// Processes one frame.
     fn infer(&mut self, frame: &Frame) -> anyhow::Result<FrameResult>;
@@ -132,13 +134,19 @@ pub trait Infer: Send {
     }
 }
 
-impl Infer for Pipeline {
+impl Infer for Session {
     fn infer(&mut self, frame: &Frame) -> anyhow::Result<FrameResult> {
         Ok(self.process(frame)?)
     }
 
     fn notices(&self, result: &FrameResult) -> Vec<Notice> {
-        Pipeline::notices(self, result)
+        Session::notices(self, result)
+    }
+}
+
+impl Infer for Pipeline {
+    fn infer(&mut self, frame: &Frame) -> anyhow::Result<FrameResult> {
+        Ok(self.process(frame)?)
     }
 }
 
@@ -541,8 +549,7 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
         }
         match sh.results.take(Duration::from_millis(50)) {
             Some(p) => {
-                let mut scene = Scene::from_result(&p.result);
-                scene.notices = p.notices;
+                let scene = scene(&p.result, p.notices);
                 let render_ms = show(display, &p.captured.frame, scene);
                 let age = p.captured.at.elapsed().as_secs_f64() * 1000.0;
                 let mut r = lock(&sh.report);
@@ -653,7 +660,7 @@ pub fn run_camera(device: &Path, config: Config, opts: &LiveOptions) -> anyhow::
         camera.format()
     );
     let overlay = config.overlay.clone();
-    let mut pipeline = Pipeline::new(config)?;
+    let mut pipeline = Session::new(config)?;
     let mut display: Box<dyn Display> = match &opts.window {
         // asked for a window: no silent fallback, the error says why and what to do
         Some(w) => Box::new(WindowDisplay(crate::render::window::Window::open(

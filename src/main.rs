@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use emocue::Frame;
 use emocue::config::Config;
 use emocue::events::{box_json, probs_json};
-use emocue::pipeline::{Pipeline, resolve_model};
+use emocue::pipeline::resolve_model;
+use emocue::session::Session;
 use emocue::source::{self, IMAGE_FORMATS, is_image};
 use emocue::still::{self, Look};
 
@@ -353,7 +354,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = load_config(config.as_deref())?;
             let overlay = cfg.overlay.clone();
             let mut window = open_window(window, monitor, &overlay, render_mode)?;
-            let mut pipeline = Pipeline::new(cfg)?;
+            let mut pipeline = Session::new(cfg)?;
             let mut src = source::open(&input, fps)?;
             let targets = emocue::render::output::RenderTargets {
                 png_dir: render,
@@ -390,7 +391,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 !no_timing,
                 &mut |frame, fr, notices| {
                     if let Some(r) = rendered.as_mut() {
-                        r.frame(frame, fr, notices)?;
+                        r.frame(frame, &emocue::session::scene(fr, notices.to_vec()))?;
                     }
                     match window.as_mut() {
                         Some(w) => w.frame(frame, fr, notices),
@@ -469,7 +470,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &cfg.overlay,
                 emocue::render::RenderMode::Passthrough,
             )?;
-            let mut pipeline = Pipeline::new(cfg)?;
+            let mut pipeline = Session::new(cfg)?;
             let mut src = source::open(&sample, 15.0)?;
             emocue::live::stop_on_signal();
             let sum = emocue::replay::replay_until(
@@ -703,8 +704,7 @@ impl ReplayWindow {
         fr: &emocue::pipeline::FrameResult,
         notices: &[emocue::render::Notice],
     ) -> anyhow::Result<()> {
-        let mut scene = emocue::render::Scene::from_result(fr);
-        scene.notices = notices.to_vec();
+        let scene = emocue::session::scene(fr, notices.to_vec());
         self.window.show(&frame.image, &scene)?;
         let first = *self.first_ms.get_or_insert(frame.timestamp_ms);
         let due =
@@ -810,7 +810,7 @@ fn classify(
         cfg.models.classifier = m;
     }
     cfg.models.classifier = resolve_model(&cfg.models.classifier);
-    let mut pipeline = Pipeline::new(cfg.clone())?;
+    let mut pipeline = Session::new(cfg.clone())?;
     let labels = pipeline.labels().to_vec();
     let mut failures = 0usize;
     // (images read, images without a face): a batch of tight face crops run without
@@ -874,7 +874,7 @@ fn classify(
 }
 
 fn classify_one(
-    pipeline: &mut Pipeline,
+    pipeline: &mut Session,
     file: &Path,
     crop: bool,
     one_look: bool,
@@ -884,9 +884,13 @@ fn classify_one(
     let look = if one_look { Look::Once } else { Look::Closely };
     let labels = pipeline.labels().to_vec();
     let faces = if crop {
-        vec![still::read_crop(pipeline.classifier_mut(), &frame, look)?]
+        vec![still::read_crop(
+            pipeline.pipeline_mut().classifier_mut(),
+            &frame,
+            look,
+        )?]
     } else {
-        let (detector, classifier) = pipeline.models_mut();
+        let (detector, classifier) = pipeline.pipeline_mut().models_mut();
         still::read_photo(detector, classifier, &frame, look)?
     };
     Ok(faces

@@ -12,7 +12,6 @@ pub mod gpu;
 pub mod layout;
 pub mod output;
 pub mod preview;
-pub mod style;
 pub mod window;
 
 use std::collections::HashMap;
@@ -22,13 +21,12 @@ use glam::Vec2;
 use image::{RgbImage, RgbaImage};
 
 use crate::detect::Rect;
-use crate::pipeline::FrameResult;
-use crate::smooth::Shown;
 
+pub use crate::color::Rgba;
+pub use crate::style::OverlayOptions;
 pub use atlas::GlyphAtlas;
 pub use gpu::GpuRenderer;
 pub use layout::{Aabb, CaptionLayout, CaptionRequest, LayoutOptions, PlacedCaption};
-pub use style::{OverlayOptions, Rgba};
 
 /// What is behind the captions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -123,40 +121,9 @@ pub struct Scene {
     /// Caption colour per track id, from the wording profile; a track not listed
     /// uses the overlay's `text_color` (`unsure_color` when unsure).
     pub caption_colors: HashMap<u64, Rgba>,
-    /// Notices across the top, first on top.
+    /// Notices across the top, first on top (the app's: a wording file that did not
+    /// load, no face in view, the camera lost).
     pub notices: Vec<Notice>,
-}
-
-impl Scene {
-    /// The overlay's view of a pipeline result (add the pipeline's notices with
-    /// [`crate::pipeline::Pipeline::notices`]).
-    pub fn from_result(fr: &FrameResult) -> Self {
-        Scene {
-            timestamp_ms: fr.timestamp_ms,
-            caption_colors: fr
-                .faces
-                .iter()
-                .filter_map(|f| Some((f.track_id, f.color?)))
-                .collect(),
-            notices: Vec::new(),
-            faces: fr
-                .faces
-                .iter()
-                .map(|f| OverlayFace {
-                    track_id: f.track_id,
-                    rect: f.rect,
-                    detected: f.detection.is_some(),
-                    caption: f.caption.clone(),
-                    unsure: f.shown == Shown::Unsure,
-                    probs: f.smoothed.clone(),
-                    shown_index: match f.shown {
-                        Shown::Label(i) => Some(i),
-                        _ => None,
-                    },
-                })
-                .collect(),
-        }
-    }
 }
 
 /// Layout, glyph atlas and GPU state: feed it frames and scenes, get pictures.
