@@ -472,6 +472,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_camera_section_of_a_config_file_is_read_and_checked() {
+        let cfg = Config::parse(
+            "[camera]\ndevice = \"/dev/video2\"\nfps = 15\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.camera.device, Path::new("/dev/video2"));
+        assert_eq!(cfg.camera.request().fps, 15.0);
+        assert_eq!(cfg.camera.width, 640);
+        let e = Config::parse("[camera]\nfsp = 15\n", Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("c.toml:2:"), "{e}");
+        let e = Config::parse("[camera]\nwidth = 4\n", Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().contains("camera.width"), "{e}");
+    }
+
+    #[test]
     fn shipped_default_toml_equals_built_in_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
         let cfg = Config::load(&path).expect("config/default.toml is valid");
