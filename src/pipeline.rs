@@ -311,7 +311,7 @@ impl Pipeline {
         // before the schedule existed (so `detect_ms` means the same).
         let mut luma = None;
         let tracked = if self.schedule.skips() {
-            let l = luma.insert(frame.luma());
+            let l = luma.insert(frame.luma_plane());
             self.tracked_crops(frame, l)
         } else {
             None
@@ -323,7 +323,7 @@ impl Pipeline {
             None => {
                 let dets = self.detector.detect(frame)?;
                 let t1 = Instant::now();
-                let luma = luma.get_or_insert_with(|| frame.luma());
+                let luma = luma.get_or_insert_with(|| frame.luma_plane());
                 let crops: Vec<Vec<f32>> = dets.iter().map(|d| spec.crop(luma, d)).collect();
                 (dets, crops, t1)
             }

@@ -19,7 +19,8 @@ pub mod v4l2;
 
 pub use camera::{Backoff, Camera, CameraSettings, CaptureCounters, CaptureEvent, Captured};
 pub use convert::{
-    ConvertError, rgb_to_grey, rgb_to_mjpeg, rgb_to_nv12, rgb_to_yuv, rgb_to_yuyv, to_rgb,
+    ConvertError, grey_luma, rgb_to_grey, rgb_to_mjpeg, rgb_to_nv12, rgb_to_yuv, rgb_to_yuyv,
+    to_rgb,
 };
 pub use device::CaptureDevice;
 pub use devices::{describe_device, video_nodes};
