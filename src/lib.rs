@@ -10,7 +10,12 @@
 //! writes [`events`]; [`capture`] reads a V4L2 camera and [`live`] runs capture,
 //! inference and the overlay on their own threads. Captions are worded
 //! by a [`profile`] that clinicians edit (checked by [`check`], reloaded live through
-//! [`watch`]).
+//! [`watch`] by a [`session`], which hands the pipeline plain [`caption`] wording).
+//! The [`render`] overlay draws what the session makes of a result.
+//!
+//! The modules form a one-way stack (frame types, sources, vision stages, settings,
+//! render, app), checked by `tests/layers.rs`; docs/architecture.md draws it and says
+//! where new code goes.
 
 /// `eprintln!` that never panics: a note on a closed or full stderr is dropped (a
 /// pipeline `2>&1 | head` closes it), because a log line must never take a wearer's

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{CaptureError, CaptureFormat, CaptureRequest, RawFrame};
 
 /// A camera: opened in a negotiated mode, read buffer by buffer, closed. The real one
-/// is [`v4l2::V4l2Device`]; tests use [`fake::FakeCamera`].
+/// is [`super::v4l2::V4l2Device`]; tests use [`super::fake::FakeCamera`].
 pub trait CaptureDevice: Send {
     /// The device node, for messages.
     fn path(&self) -> &Path;
