@@ -11,8 +11,9 @@ use serde_json::{Map, Value, json};
 use crate::Frame;
 use crate::classify::Classifier;
 use crate::config::Config;
-use crate::pipeline::{Pipeline, resolve_model};
+use crate::pipeline::resolve_model;
 use crate::render::{OverlayFace, RenderMode, Renderer, Scene};
+use crate::session::{Session, scene};
 use crate::source;
 use crate::stats::percentile;
 
@@ -111,8 +112,8 @@ pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
         .ok_or_else(|| anyhow::anyhow!("the sample clip samples/astronaut has no frames"))?;
     let mut out = Map::new();
     let luma = first.luma();
-    let mut pipeline = Pipeline::new(config.clone())?;
-    let dets = pipeline.detector_mut().detect(first)?;
+    let mut pipeline = Session::new(config.clone())?;
+    let dets = pipeline.pipeline_mut().detector_mut().detect(first)?;
     let det = dets
         .first()
         .ok_or_else(|| anyhow::anyhow!("no face in the sample frame"))?
@@ -165,6 +166,7 @@ pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
     let m = measure(secs, 1, || {
         i = (i + 1) % frames.len();
         pipeline
+            .pipeline_mut()
             .detector_mut()
             .detect(&frames[i])
             .map(|_| ())
@@ -186,7 +188,7 @@ pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
         every.detection.every_frames = n;
         out.insert(
             key.into(),
-            pipeline_rate(secs, &frames, &mut Pipeline::new(every)?)?,
+            pipeline_rate(secs, &frames, &mut Session::new(every)?)?,
         );
     }
     render(config, secs, &frames, &mut pipeline, &mut out)?;
@@ -202,7 +204,7 @@ pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
 
 /// Frames per second of the whole pipeline over the sample clip, looped (15 fps
 /// timestamps, so the clip's jump back to its first frame is a face that moved).
-fn pipeline_rate(secs: f64, frames: &[Frame], pipeline: &mut Pipeline) -> anyhow::Result<Value> {
+fn pipeline_rate(secs: f64, frames: &[Frame], pipeline: &mut Session) -> anyhow::Result<Value> {
     let mut i = 0;
     let mut t = 0.0;
     measure(secs, 1, || {
@@ -311,7 +313,7 @@ fn render(
     config: &Config,
     secs: f64,
     frames: &[Frame],
-    pipeline: &mut Pipeline,
+    pipeline: &mut Session,
     out: &mut Map<String, Value>,
 ) -> anyhow::Result<()> {
     let keys = [
@@ -349,7 +351,7 @@ fn render(
         t += 1000.0 / 15.0;
         let f = Frame::new(i as u64, t, frames[i].image.clone());
         let fr = pipeline.process(&f)?;
-        r.render(&f.image, &Scene::from_result(&fr))?;
+        r.render(&f.image, &scene(&fr, Vec::new()))?;
         Ok(())
     })?;
     out.insert(keys[2].into(), m);
@@ -546,7 +548,7 @@ pub fn soak(
         total,
         fps: opts.fps,
     };
-    let mut pipeline = Pipeline::new(config.clone())?;
+    let mut pipeline = Session::new(config.clone())?;
     let counter = LineCounter::default();
     let mut sink = &counter;
     let r1 = |x: f64| (x * 10.0).round() / 10.0;

@@ -5,13 +5,15 @@
 //! its line and column (and the key it probably meant) instead of a silently ignored
 //! default.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::config_file::{ConfigError, MAX_FILE_BYTES, read_bytes, read_file};
 use crate::diag::{
     Limit, Problem, key_path_at, key_path_of_value, line_col, parse_document, suggest, value_span,
 };
+pub use crate::pipeline::{DetectionOptions, ModelPaths, PipelineOptions};
 use crate::profile::{self, Profile};
 
 use crate::smooth::SmoothingOptions;
@@ -35,29 +37,9 @@ pub struct Config {
     /// Which wording profile the captions use.
     pub captions: CaptionOptions,
     /// How the overlay draws captions (size, motion, colours).
-    pub overlay: crate::render::OverlayOptions,
+    pub overlay: crate::style::OverlayOptions,
     /// Which camera `run` and `record` open, and the mode they ask for.
     pub camera: crate::capture::CameraOptions,
-}
-
-/// Where the models are; relative paths are taken from the working directory first,
-/// then from the source tree.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelPaths {
-    /// BlazeFace ONNX.
-    pub detector: PathBuf,
-    /// EmotionNet ONNX with metadata.
-    pub classifier: PathBuf,
-}
-
-impl Default for ModelPaths {
-    fn default() -> Self {
-        ModelPaths {
-            detector: "models/blazeface_full_range.onnx".into(),
-            classifier: "models/emotionnet_nano_b.int8.onnx".into(),
-        }
-    }
 }
 
 /// Which wording the captions use (config section `[captions]`). The wording lives
@@ -80,46 +62,8 @@ impl Default for CaptionOptions {
     }
 }
 
-/// Detector settings (config section `[detection]`).
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct DetectionOptions {
-    /// Minimum face score, 0..1.
-    pub min_score: f32,
-    /// Overlap (IoU) above which candidate boxes merge into one face, in (0, 1).
-    pub nms_iou: f32,
-    /// Ignore faces narrower than this many pixels.
-    pub min_face_px: f32,
-    /// Run the detector at least every this many frames, and classify the frames
-    /// between on crops placed from the tracked faces ([`crate::schedule`]); 1 runs it
-    /// on every frame.
-    pub every_frames: u32,
-    /// Run it when a tracked face is within this many box widths of a frame edge.
-    pub edge_margin: f32,
-    /// Run it when a tracked crop differs from the crop at the face's last detection
-    /// by more than this mean absolute difference, in gray levels.
-    pub max_crop_change: f32,
-}
-
-impl Default for DetectionOptions {
-    fn default() -> Self {
-        DetectionOptions {
-            min_score: 0.5,
-            nms_iou: 0.3,
-            min_face_px: 16.0,
-            every_frames: 5,
-            edge_margin: 0.1,
-            max_crop_change: 12.0,
-        }
-    }
-}
-
-/// Largest settings or wording file read, in bytes: both are a few KiB, so anything
-/// bigger is a wrong path (a video, a log), refused before it is read.
-pub const MAX_FILE_BYTES: u64 = 1 << 20;
-
 /// Allowed ranges of the numbers in `[detection]`, `[tracking]` and `[smoothing]`
-/// (the `[overlay]` ones are [`crate::render::style::LIMITS`]; `[camera]` checks its
+/// (the `[overlay]` ones are [`crate::style::LIMITS`]; `[camera]` checks its
 /// own). A value outside them never reaches the pipeline: `nan`, `-1` or `1e308`
 /// would otherwise find no face or never show a caption, with nothing said.
 /// Ranges of the `[smoothing]` keys that shape captions in conversation (hysteresis,
@@ -267,155 +211,22 @@ pub const LIMITS: [Limit; 15] = [
 pub fn limit(key: &str) -> Option<&'static Limit> {
     LIMITS
         .iter()
-        .chain(crate::render::style::LIMITS.iter())
+        .chain(crate::style::LIMITS.iter())
         .find(|l| l.key == key)
 }
 
-/// Reads a settings or wording file without ever blocking or reading without bound:
-/// the path (symlinks followed) must be a regular file of at most
-/// [`MAX_FILE_BYTES`]. A FIFO would block `open(2)` until a writer came and a
-/// device could be endless, so both are refused before they are opened; the file is
-/// opened non-blocking and checked again after opening, so a file swapped for a
-/// FIFO in between cannot block either.
-pub fn read_file(path: &Path) -> Result<String, ConfigError> {
-    let bytes = read_bytes(path)?;
-    String::from_utf8(bytes).map_err(|e| ConfigError::Invalid {
-        path: path.to_owned(),
-        message: format!(
-            "is not UTF-8 text (bad byte at offset {}); save it as UTF-8 in a text editor",
-            e.utf8_error().valid_up_to()
-        ),
-    })
-}
-
-/// [`read_file`]'s bytes, for callers that compare versions (hot reload).
-pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    use std::io::Read;
-    let read_error = |source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let check = |meta: &std::fs::Metadata| -> Result<(), ConfigError> {
-        let what = meta.file_type();
-        if !what.is_file() {
-            let kind = if what.is_dir() {
-                "a folder"
-            } else if is_fifo(&what) {
-                "a FIFO (named pipe)"
-            } else {
-                "not a regular file (a device or socket)"
-            };
-            return Err(ConfigError::Invalid {
-                path: path.to_owned(),
-                message: format!(
-                    "is {kind}; settings and wording profiles must be ordinary text files, \
-                     so give the path of a .toml file"
-                ),
-            });
-        }
-        if meta.len() > MAX_FILE_BYTES {
-            return Err(too_big(path, meta.len()));
-        }
-        Ok(())
-    };
-    check(&std::fs::metadata(path).map_err(read_error)?)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options.open(path).map_err(read_error)?;
-    check(&file.metadata().map_err(read_error)?)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_big(path, bytes.len() as u64));
-    }
-    Ok(bytes)
-}
-
-#[cfg(unix)]
-fn is_fifo(t: &std::fs::FileType) -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    t.is_fifo()
-}
-
-#[cfg(not(unix))]
-fn is_fifo(_: &std::fs::FileType) -> bool {
-    false
-}
-
-fn too_big(path: &Path, len: u64) -> ConfigError {
-    ConfigError::Invalid {
-        path: path.to_owned(),
-        message: format!(
-            "is {len} bytes or more, over the {MAX_FILE_BYTES}-byte limit for settings and \
-             wording files (they are a few KiB); check that the path names the right file"
-        ),
-    }
-}
-
-/// A config that cannot be used; the message says where and how to fix it.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file cannot be read.
-    #[error("cannot read config {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// I/O error.
-        source: std::io::Error,
-    },
-    /// TOML syntax or schema error (with line and column).
-    #[error("{path}:{line}:{column}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// A value outside its range.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong and how to fix it.
-        message: String,
-    },
-    /// Several mistakes in one file (wording profiles are checked as a whole, so a
-    /// clinician fixes them in one go), one `file:line:column: ...` line each.
-    #[error("{}", problem_lines(.path, .problems))]
-    Problems {
-        /// The file.
-        path: PathBuf,
-        /// The mistakes, in file order.
-        problems: Vec<Problem>,
-    },
-}
-
-impl ConfigError {
-    /// The first line of the message, for places with room for one (the overlay).
-    pub fn first_line(&self) -> String {
-        let all = self.to_string();
-        let n = all.lines().count();
-        let first = all.lines().next().unwrap_or_default().to_string();
-        if n > 1 {
-            format!("{first} (and {} more)", n - 1)
-        } else {
-            first
-        }
-    }
-}
-
 impl Config {
+    /// What the pipeline's stages take from these settings.
+    pub fn pipeline_options(&self) -> PipelineOptions {
+        PipelineOptions {
+            models: self.models.clone(),
+            detection: self.detection.clone(),
+            tracking: self.tracking.clone(),
+            smoothing: self.smoothing.clone(),
+            speech: self.speech.clone(),
+        }
+    }
+
     /// Reads and validates a TOML file; keys it leaves out keep their defaults.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         Self::parse(&read_file(path)?, path)
@@ -579,15 +390,6 @@ pub fn locate(
     }
 }
 
-/// One `file:line:column: message` line per problem.
-fn problem_lines(path: &Path, problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("{}:{p}", path.display()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// A [`Problem`] of the file at `path` as an error.
 fn at_problem(path: &Path, p: Problem) -> ConfigError {
     ConfigError::Parse {
@@ -670,6 +472,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_camera_section_of_a_config_file_is_read_and_checked() {
+        let cfg = Config::parse(
+            "[camera]\ndevice = \"/dev/video2\"\nfps = 15\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.camera.device, Path::new("/dev/video2"));
+        assert_eq!(cfg.camera.request().fps, 15.0);
+        assert_eq!(cfg.camera.width, 640);
+        let e = Config::parse("[camera]\nfsp = 15\n", Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("c.toml:2:"), "{e}");
+        let e = Config::parse("[camera]\nwidth = 4\n", Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().contains("camera.width"), "{e}");
+    }
+
+    #[test]
     fn shipped_default_toml_equals_built_in_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
         let cfg = Config::load(&path).expect("config/default.toml is valid");
@@ -707,7 +525,7 @@ mod tests {
     fn every_bad_number_is_refused_at_its_line_and_column() {
         let keys: Vec<&str> = LIMITS
             .iter()
-            .chain(crate::render::style::LIMITS.iter())
+            .chain(crate::style::LIMITS.iter())
             .map(|l| l.key)
             .chain(["camera.width", "camera.height", "camera.fps"])
             .collect();
@@ -829,7 +647,7 @@ mod tests {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/clinician-guide.md"),
         )
         .unwrap();
-        for l in LIMITS.iter().chain(crate::render::style::LIMITS.iter()) {
+        for l in LIMITS.iter().chain(crate::style::LIMITS.iter()) {
             let row = format!("| `{}` | {} |", l.key, l.range());
             assert!(guide.contains(&row), "docs/clinician-guide.md lacks {row}");
         }

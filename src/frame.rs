@@ -1,5 +1,8 @@
 //! The frame every stage sees: packed RGB8 plus its place in time.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use image::RgbImage;
 
 /// One video frame. Timestamps drive the smoother, so they come from the source's
@@ -12,6 +15,9 @@ pub struct Frame {
     pub timestamp_ms: f64,
     /// Pixels, RGB8, row-major.
     pub image: RgbImage,
+    /// The luma plane as the source delivered it (grey video), so it is not computed
+    /// back from the RGB copy; `None` computes it ([`Frame::luma`]).
+    luma: Option<Arc<Luma>>,
 }
 
 impl Frame {
@@ -21,7 +27,17 @@ impl Frame {
             index,
             timestamp_ms,
             image,
+            luma: None,
         }
+    }
+
+    /// Attaches the luma plane a grey source already has. Only for planes equal to
+    /// what [`Frame::luma`] computes from `image` (grey replicated into R, G and B,
+    /// whose BT.601 weights sum to one): limited-range YUV luma is not, so YUYV and
+    /// 4:2:0 frames keep computing it.
+    pub fn with_luma(mut self, luma: Luma) -> Self {
+        self.luma = Some(Arc::new(luma));
+        self
     }
 
     /// Width in pixels.
@@ -34,8 +50,18 @@ impl Frame {
         self.image.height()
     }
 
-    /// Luma plane (BT.601 weights, as the grayscale training sets were made).
+    /// Luma plane (BT.601 weights, as the grayscale training sets were made), owned;
+    /// see [`Frame::luma_plane`].
     pub fn luma(&self) -> Luma {
+        self.luma_plane().into_owned()
+    }
+
+    /// Luma plane (BT.601 weights, as the grayscale training sets were made): the
+    /// source's own for grey video, borrowed, else computed from the RGB pixels.
+    pub fn luma_plane(&self) -> Cow<'_, Luma> {
+        if let Some(l) = &self.luma {
+            return Cow::Borrowed(l);
+        }
         let (w, h) = (self.width() as usize, self.height() as usize);
         let data = self
             .image
@@ -44,11 +70,11 @@ impl Frame {
             .map(|p| (77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32 + 128) >> 8)
             .map(|v| v as u8)
             .collect();
-        Luma {
+        Cow::Owned(Luma {
             width: w,
             height: h,
             data,
-        }
+        })
     }
 }
 
@@ -86,5 +112,27 @@ impl Luma {
         let top = p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax;
         let bot = p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax;
         top * (1.0 - ay) + bot * ay
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Why a grey source may hand its plane over: grey replicated into RGB gives the
+    /// same luma back, for every value.
+    #[test]
+    fn grey_pixels_have_their_own_value_as_luma() {
+        let grey: Vec<u8> = (0..=255).collect();
+        let rgb: Vec<u8> = grey.iter().flat_map(|&v| [v, v, v]).collect();
+        let image = RgbImage::from_raw(256, 1, rgb).unwrap();
+        let computed = Frame::new(0, 0.0, image.clone()).luma();
+        assert_eq!(computed.data, grey);
+        let carried = Frame::new(0, 0.0, image).with_luma(Luma {
+            width: 256,
+            height: 1,
+            data: grey.clone(),
+        });
+        assert!(matches!(carried.luma_plane(), Cow::Borrowed(l) if l.data == grey));
     }
 }

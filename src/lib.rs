@@ -10,7 +10,12 @@
 //! writes [`events`]; [`capture`] reads a V4L2 camera and [`live`] runs capture,
 //! inference and the overlay on their own threads. Captions are worded
 //! by a [`profile`] that clinicians edit (checked by [`check`], reloaded live through
-//! [`watch`]).
+//! [`watch`] by a [`session`], which hands the pipeline plain [`caption`] wording).
+//! The [`render`] overlay draws what the session makes of a result.
+//!
+//! The modules form a one-way stack (frame types, sources, vision stages, settings,
+//! render, app), checked by `tests/layers.rs`; docs/architecture.md draws it and says
+//! where new code goes.
 
 /// `eprintln!` that never panics: a note on a closed or full stderr is dropped (a
 /// pipeline `2>&1 | head` closes it), because a log line must never take a wearer's
@@ -24,15 +29,19 @@ macro_rules! note {
 }
 
 pub mod bench;
+pub mod caption;
 pub mod capture;
 pub mod check;
 pub mod classify;
 pub mod cnn_ext;
+pub mod color;
 pub mod config;
+pub mod config_file;
 pub mod crop;
 pub mod detect;
 pub mod diag;
 pub mod events;
+pub mod font;
 pub mod frame;
 pub mod live;
 pub mod onnx;
@@ -42,11 +51,13 @@ pub mod qdq;
 pub mod render;
 pub mod replay;
 pub mod schedule;
+pub mod session;
 pub mod smooth;
 pub mod source;
 pub mod speech;
 pub mod stats;
 pub mod still;
+pub mod style;
 pub mod track;
 pub mod watch;
 

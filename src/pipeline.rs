@@ -4,25 +4,98 @@
 //!
 //! Single-threaded and deterministic: the same frames give the same results, which
 //! is what makes replay tests byte-for-byte comparable. Threads for live capture wrap
-//! this type; they do not live in it. The one outside input is the wording profile,
-//! which is re-read between frames when its file is edited (hot reload), so every
-//! loop that runs a pipeline picks up a clinician's edit.
+//! this type; they do not live in it. It reads no settings or wording files: it takes
+//! plain options and a [`Wording`], and whoever watches the wording file for edits
+//! hands a new one over between frames ([`Pipeline::set_wording`]).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+
 use crate::Frame;
+use crate::caption::{UNSURE, Wording};
 use crate::classify::Classifier;
-use crate::config::Config;
+use crate::color::Rgba;
 use crate::detect::{Detection, Detector, DetectorOptions, Rect};
+use crate::frame::Luma;
 use crate::onnx::ModelError;
-use crate::profile::{self, Profile, ProfileSource};
-use crate::render::{Notice, Rgba};
 use crate::schedule::{ScheduleOptions, Scheduler, TrackedFace, crop_change};
-use crate::smooth::{Shown, Smoother};
-use crate::speech::{MouthMotion, mouth_openness};
-use crate::track::Tracker;
-use crate::watch::{ConfigWatcher, Reload};
+use crate::smooth::{Shown, Smoother, SmoothingOptions};
+use crate::speech::{MouthMotion, SpeechOptions, mouth_openness};
+use crate::track::{Tracker, TrackerOptions};
+
+/// Where the models are; relative paths are taken from the working directory first,
+/// then from the source tree.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelPaths {
+    /// BlazeFace ONNX.
+    pub detector: PathBuf,
+    /// EmotionNet ONNX with metadata.
+    pub classifier: PathBuf,
+}
+
+impl Default for ModelPaths {
+    fn default() -> Self {
+        ModelPaths {
+            detector: "models/blazeface_full_range.onnx".into(),
+            classifier: "models/emotionnet_nano_b.int8.onnx".into(),
+        }
+    }
+}
+
+/// Detector settings (config section `[detection]`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectionOptions {
+    /// Minimum face score, 0..1.
+    pub min_score: f32,
+    /// Overlap (IoU) above which candidate boxes merge into one face, in (0, 1).
+    pub nms_iou: f32,
+    /// Ignore faces narrower than this many pixels.
+    pub min_face_px: f32,
+    /// Run the detector at least every this many frames, and classify the frames
+    /// between on crops placed from the tracked faces ([`crate::schedule`]); 1 runs it
+    /// on every frame.
+    pub every_frames: u32,
+    /// Run it when a tracked face is within this many box widths of a frame edge.
+    pub edge_margin: f32,
+    /// Run it when a tracked crop differs from the crop at the face's last detection
+    /// by more than this mean absolute difference, in gray levels.
+    pub max_crop_change: f32,
+}
+
+impl Default for DetectionOptions {
+    fn default() -> Self {
+        DetectionOptions {
+            min_score: 0.5,
+            nms_iou: 0.3,
+            min_face_px: 16.0,
+            every_frames: 5,
+            edge_margin: 0.1,
+            max_crop_change: 12.0,
+        }
+    }
+}
+
+/// What the stages are set up with (the settings file's `[models]`, `[detection]`,
+/// `[tracking]`, `[smoothing]` and `[speech]`), detached from the file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PipelineOptions {
+    /// Model files.
+    pub models: ModelPaths,
+    /// Face detector and its schedule.
+    pub detection: DetectionOptions,
+    /// Tracker settings.
+    pub tracking: TrackerOptions,
+    /// Temporal smoothing and abstention; the wording's `min_confidence` values
+    /// replace its thresholds.
+    pub smoothing: SmoothingOptions,
+    /// Talking faces: more confidence for mouth-borne emotions.
+    pub speech: SpeechOptions,
+}
 
 /// One face in one frame, as the overlay and the event log see it.
 #[derive(Clone, Debug)]
@@ -91,10 +164,8 @@ pub struct Pipeline {
     references: HashMap<u64, Vec<f32>>,
     /// Per class, what `[speech]` adds to its threshold while a face talks.
     talking_extra: Vec<f32>,
-    config: Config,
-    profile: Profile,
-    watcher: Option<ConfigWatcher<Profile>>,
-    profile_error: Option<String>,
+    options: PipelineOptions,
+    wording: Wording,
 }
 
 /// Resolves a configured model path: as given, else relative to the source tree.
@@ -106,37 +177,23 @@ pub fn resolve_model(path: &std::path::Path) -> std::path::PathBuf {
 }
 
 impl Pipeline {
-    /// Loads both models and the wording profile, checks the profile against the
-    /// classifier's classes, and watches the profile file for edits.
-    pub fn new(mut config: Config) -> Result<Self, anyhow::Error> {
-        let source = profile::resolve(&config.captions.profile)
-            .map_err(|e| anyhow::anyhow!("config: captions.profile: {e}"))?;
-        let (watcher, wording) = match &source {
-            ProfileSource::File(p) => {
-                let (w, prof) = ConfigWatcher::open(p, Profile::parse)?;
-                (Some(w), prof)
-            }
-            ProfileSource::BuiltIn(_) => (None, Profile::from_source(&source)?),
-        };
-        let d = &config.detection;
+    /// Loads both models. Until [`Pipeline::set_wording`] each caption is its key.
+    pub fn new(options: PipelineOptions) -> Result<Self, ModelError> {
+        let d = &options.detection;
         let detector = Detector::load(
-            &resolve_model(&config.models.detector),
+            &resolve_model(&options.models.detector),
             DetectorOptions {
                 min_score: d.min_score,
                 nms_iou: d.nms_iou,
                 min_face_px: d.min_face_px,
             },
         )?;
-        let classifier = Classifier::load(&resolve_model(&config.models.classifier))?;
-        wording
-            .check_classes(classifier.labels())
-            .map_err(|e| anyhow::anyhow!("wording profile: {e}"))?;
-        config.smoothing.thresholds = wording.thresholds();
-        let talking_extra = config.speech.extra_for(classifier.labels());
+        let classifier = Classifier::load(&resolve_model(&options.models.classifier))?;
+        let talking_extra = options.speech.extra_for(classifier.labels());
         Ok(Pipeline {
             detector,
             classifier,
-            tracker: Tracker::new(config.tracking.clone()),
+            tracker: Tracker::new(options.tracking.clone()),
             smoothers: HashMap::new(),
             mouths: HashMap::new(),
             schedule: Scheduler::new(ScheduleOptions {
@@ -147,91 +204,26 @@ impl Pipeline {
             }),
             references: HashMap::new(),
             talking_extra,
-            config,
-            profile: wording,
-            watcher,
-            profile_error: None,
+            options,
+            wording: Wording::default(),
         })
     }
 
     /// The wording in use.
-    pub fn profile(&self) -> &Profile {
-        &self.profile
-    }
-
-    /// Why the last edit of the wording file was not taken (`None` once a valid
-    /// version loads).
-    pub fn profile_error(&self) -> Option<&str> {
-        self.profile_error.as_deref()
+    pub fn wording(&self) -> &Wording {
+        &self.wording
     }
 
     /// Uses new wording from the next frame on; faces keep their smoothing history
-    /// and take the new thresholds.
-    pub fn set_profile(&mut self, wording: Profile) -> Result<(), String> {
-        wording.check_classes(self.classifier.labels())?;
-        self.config.smoothing.thresholds = wording.thresholds();
+    /// and take the new thresholds. The caller checks that it covers every class
+    /// (a key it lacks is captioned with the key itself).
+    pub fn set_wording(&mut self, wording: Wording) {
+        self.options.smoothing.thresholds = wording.thresholds();
         let labels = self.classifier.labels();
         for s in self.smoothers.values_mut() {
-            s.set_thresholds(&self.config.smoothing, labels);
+            s.set_thresholds(&self.options.smoothing, labels);
         }
-        self.profile = wording;
-        Ok(())
-    }
-
-    /// Takes an edited wording file if it validates; otherwise keeps the last good
-    /// wording, logs why, and keeps the reason for the overlay.
-    fn reload_profile(&mut self) {
-        let Some(w) = self.watcher.as_mut() else {
-            return;
-        };
-        let path = w.path().display().to_string();
-        let error = match w.poll() {
-            Reload::Unchanged => return,
-            Reload::Loaded(p) => self.set_profile(p).err(),
-            Reload::Invalid(e) => Some(e.to_string()),
-        };
-        match &error {
-            None => crate::note!("emocue: reloaded wording from {path}"),
-            Some(e) => {
-                crate::note!("emocue: wording not reloaded, keeping the last good one:\n{e}")
-            }
-        }
-        self.profile_error = error;
-    }
-
-    /// What to show across the top of the overlay for this frame: a wording file
-    /// that did not load, and the `no_face` caption while no face is in view.
-    pub fn notices(&self, fr: &FrameResult) -> Vec<Notice> {
-        let mut out = Vec::new();
-        if let Some(e) = &self.profile_error {
-            let n = e.lines().count();
-            let mut first = e.lines().next().unwrap_or_default().to_string();
-            // The file name is enough on a small display; the log has the full path.
-            if let Some(w) = &self.watcher {
-                let full = w.path().display().to_string();
-                if let Some(name) = w.path().file_name() {
-                    first = first.replacen(&full, &name.to_string_lossy(), 1);
-                }
-            }
-            let more = if n > 1 {
-                format!(" (+{} more)", n - 1)
-            } else {
-                String::new()
-            };
-            out.push(Notice {
-                text: format!("wording not reloaded: {first}{more}"),
-                color: Notice::ERROR,
-            });
-        }
-        if fr.faces.is_empty() {
-            if let Some(l) = self.profile.label(profile::NO_FACE).filter(|l| l.shown) {
-                out.push(Notice {
-                    text: l.text.clone(),
-                    color: l.color.unwrap_or(self.config.overlay.unsure_color),
-                });
-            }
-        }
-        out
+        self.wording = wording;
     }
 
     /// Class keys in output order.
@@ -264,10 +256,10 @@ impl Pipeline {
     pub fn caption_style(&self, shown: Shown) -> Option<(String, Option<Rgba>)> {
         let key = match shown {
             Shown::Nothing => return None,
-            Shown::Unsure => profile::UNSURE,
+            Shown::Unsure => UNSURE,
             Shown::Label(i) => self.classifier.labels().get(i)?.as_str(),
         };
-        match self.profile.label(key) {
+        match self.wording.label(key) {
             Some(l) if !l.shown => None,
             Some(l) => Some((l.text.clone(), l.color)),
             None => Some((key.to_string(), None)),
@@ -276,11 +268,7 @@ impl Pipeline {
 
     /// Crops placed from the tracked faces, when the schedule lets this frame go
     /// without the detector: `None` means run it.
-    fn tracked_crops(
-        &self,
-        frame: &Frame,
-        luma: &crate::frame::Luma,
-    ) -> Option<(Vec<Detection>, Vec<Vec<f32>>)> {
+    fn tracked_crops(&self, frame: &Frame, luma: &Luma) -> Option<(Vec<Detection>, Vec<Vec<f32>>)> {
         let t = frame.timestamp_ms;
         let dets = self.tracker.carried(t);
         let faces: Vec<TrackedFace> = self
@@ -318,15 +306,14 @@ impl Pipeline {
         Some((dets, crops))
     }
 
-    /// Runs every stage on one frame (after taking an edited wording file, if any).
+    /// Runs every stage on one frame.
     pub fn process(&mut self, frame: &Frame) -> Result<FrameResult, ModelError> {
-        self.reload_profile();
         let t0 = Instant::now();
         // With the detector on every frame the luma plane is made after it, as
         // before the schedule existed (so `detect_ms` means the same).
         let mut luma = None;
         let tracked = if self.schedule.skips() {
-            let l = luma.insert(frame.luma());
+            let l = luma.insert(frame.luma_plane());
             self.tracked_crops(frame, l)
         } else {
             None
@@ -338,7 +325,7 @@ impl Pipeline {
             None => {
                 let dets = self.detector.detect(frame)?;
                 let t1 = Instant::now();
-                let luma = luma.get_or_insert_with(|| frame.luma());
+                let luma = luma.get_or_insert_with(|| frame.luma_plane());
                 let crops: Vec<Vec<f32>> = dets.iter().map(|d| spec.crop(luma, d)).collect();
                 (dets, crops, t1)
             }
@@ -376,13 +363,13 @@ impl Pipeline {
                 .detection
                 .and_then(|i| crops.get(i))
                 .and_then(|c| mouth_openness(c, spec.size));
-            let talking = mouth.update(t, openness, &self.config.speech);
+            let talking = mouth.update(t, openness, &self.options.speech);
             let sm = self
                 .smoothers
                 .entry(u.id)
-                .or_insert_with(|| Smoother::new(&self.config.smoothing, &labels));
+                .or_insert_with(|| Smoother::new(&self.options.smoothing, &labels));
             if talking {
-                sm.set_extra(&self.talking_extra, self.config.speech.extra_dwell_ms);
+                sm.set_extra(&self.talking_extra, self.options.speech.extra_dwell_ms);
             } else {
                 sm.set_extra(&[], 0.0);
             }

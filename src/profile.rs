@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
 
-use crate::config::ConfigError;
+use crate::caption::Wording;
+pub use crate::caption::{LabelStyle, NO_FACE, UNSURE};
+use crate::color::Rgba;
+use crate::config_file::ConfigError;
 use crate::diag::{Problem, nearest, parse_document, suggest};
-use crate::render::Rgba;
-use crate::render::atlas::missing_glyphs;
+use crate::font::missing_glyphs;
 
 /// The classifier's emotion keys, in the model's output order.
 pub const CLASS_KEYS: [&str; 8] = [
@@ -27,12 +29,6 @@ pub const CLASS_KEYS: [&str; 8] = [
     "fear",
     "contempt",
 ];
-
-/// Shown when no emotion reaches its `min_confidence`.
-pub const UNSURE: &str = "unsure";
-
-/// Shown at the top of the display while no face is in view.
-pub const NO_FACE: &str = "no_face";
 
 /// Every table a profile must have: the classes, then `unsure` and `no_face`.
 pub const KEYS: [&str; 10] = [
@@ -82,20 +78,6 @@ const BUILT_IN: [(&str, &str); 4] = [
     ("en-child", include_str!("../config/labels/en-child.toml")),
     ("fr", include_str!("../config/labels/fr.toml")),
 ];
-
-/// How one key is shown.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LabelStyle {
-    /// The caption.
-    pub text: String,
-    /// Text colour; `None` uses the overlay's `text_color` (`unsure_color` for unsure).
-    pub color: Option<Rgba>,
-    /// False hides the key: the face gets no caption at all.
-    pub shown: bool,
-    /// Smoothed probability the class must reach before its caption is shown
-    /// (classes only); `None` uses `smoothing.default_threshold`.
-    pub min_confidence: Option<f32>,
-}
 
 /// A checked wording profile.
 #[derive(Clone, Debug, PartialEq)]
@@ -198,7 +180,7 @@ impl Profile {
 
     /// Reads and checks a profile file.
     pub fn load(path: &Path) -> Result<Profile, ConfigError> {
-        Self::parse(&crate::config::read_file(path)?, path)
+        Self::parse(&crate::config_file::read_file(path)?, path)
     }
 
     /// Checks profile text; `path` names it in messages. Every problem is reported.
@@ -300,10 +282,14 @@ impl Profile {
 
     /// Per-class `min_confidence`, as the smoother's thresholds.
     pub fn thresholds(&self) -> BTreeMap<String, f32> {
-        self.labels
-            .iter()
-            .filter_map(|(k, l)| Some((k.clone(), l.min_confidence?)))
-            .collect()
+        crate::caption::thresholds(&self.labels)
+    }
+
+    /// The captions as the pipeline takes them.
+    pub fn wording(&self) -> Wording {
+        Wording {
+            labels: self.labels.clone(),
+        }
     }
 
     /// Checks that every class of the model has wording.

@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use crate::Frame;
 use crate::events::frame_event;
-use crate::pipeline::{FrameResult, Pipeline};
+use crate::pipeline::FrameResult;
 use crate::render::Notice;
+use crate::session::Session;
 use crate::smooth::Shown;
 use crate::source::FrameSource;
 use crate::stats::percentile;
@@ -115,7 +116,7 @@ impl Summary {
 
 /// Replays a source; writes one JSON line per frame to `events` when given.
 pub fn replay(
-    pipeline: &mut Pipeline,
+    pipeline: &mut Session,
     source: &mut dyn FrameSource,
     events: Option<&mut dyn Write>,
     timing: bool,
@@ -140,7 +141,7 @@ pub type StopCheck<'a> = dyn Fn() -> Option<String> + 'a;
 /// after the frame's event is written, so it cannot change the events. An edited
 /// wording profile is taken between frames.
 pub fn replay_with(
-    pipeline: &mut Pipeline,
+    pipeline: &mut Session,
     source: &mut dyn FrameSource,
     events: Option<&mut dyn Write>,
     timing: bool,
@@ -155,7 +156,7 @@ pub fn replay_with(
 /// Each event line goes to `events` in a single `write_all`, so a writer that
 /// passes whole writes on (a `BufWriter` over a file) never leaves half a line.
 pub fn replay_until(
-    pipeline: &mut Pipeline,
+    pipeline: &mut Session,
     source: &mut dyn FrameSource,
     mut events: Option<&mut dyn Write>,
     timing: bool,

@@ -100,7 +100,7 @@ fn read(
         return Ok(Vec::new());
     }
     let spec = classifier.contract().crop;
-    let luma = frame.luma();
+    let luma = frame.luma_plane();
     let faces: Vec<Vec<Vec<f32>>> = geometries
         .iter()
         .map(|g| {

@@ -11,7 +11,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::config::{ConfigError, read_bytes};
+use crate::config_file::{ConfigError, read_bytes};
 
 /// Checks a file text and builds what the loop uses (e.g. [`crate::profile::Profile`]).
 pub type Parse<T> = fn(&str, &Path) -> Result<T, ConfigError>;
@@ -207,7 +207,7 @@ mod tests {
         let (w, _) = ConfigWatcher::open(&f, number).unwrap();
         let mut w = w.with_interval(Duration::ZERO);
         let big = std::fs::File::create(&f).unwrap();
-        big.set_len(crate::config::MAX_FILE_BYTES + 1).unwrap();
+        big.set_len(crate::config_file::MAX_FILE_BYTES + 1).unwrap();
         match w.poll() {
             Reload::Invalid(e) => assert!(e.to_string().contains("limit"), "{e}"),
             other => panic!("expected Invalid, got {other:?}"),

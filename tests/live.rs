@@ -230,7 +230,7 @@ fn the_real_pipeline_captions_the_sample_face_from_a_fake_camera() {
     );
     let mut cam = Camera::open(fake, settings()).expect("open");
     let mut pipeline =
-        emocue::pipeline::Pipeline::new(emocue::config::Config::default()).expect("models");
+        emocue::session::Session::new(emocue::config::Config::default()).expect("models");
     let mut display = Recorder::default();
     let stop = AtomicBool::new(false);
     // A caption is shown once the face has been seen for min_visible_ms (300 ms of

@@ -372,3 +372,93 @@ fn replay_render_writes_pngs_and_leaves_events_unchanged() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("see-through"));
 }
+
+/// The public API is glyphon's: the overlay prepares on the CPU and records into a
+/// pass the caller began on its own texture, and the pixels are the ones `Renderer`
+/// (its offscreen user) reads back.
+#[test]
+fn the_overlay_draws_into_a_pass_the_caller_owns() {
+    use emocue::render::{GpuRenderer, OFFSCREEN_FORMAT, Overlay};
+    let test = "the_overlay_draws_into_a_pass_the_caller_owns";
+    let Some(mut r) = renderer(test, RenderMode::Passthrough, OverlayOptions::default()) else {
+        return;
+    };
+    let want = r.render(&frame(), &scene()).expect("render");
+    let gpu = GpuRenderer::new().expect("a second device on the same adapter");
+    let (device, queue) = (gpu.device(), gpu.queue());
+    let mut overlay = Overlay::new(
+        device,
+        OFFSCREEN_FORMAT,
+        OverlayOptions::default(),
+        RenderMode::Passthrough,
+    )
+    .expect("overlay");
+    let (w, h) = (320u32, 240u32);
+    let size = wgpu::Extent3d {
+        width: w,
+        height: h,
+        depth_or_array_layers: 1,
+    };
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("the caller's frame"),
+        size,
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: OFFSCREEN_FORMAT,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&Default::default());
+    let readback = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size: u64::from(w * 4 * h),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    overlay
+        .prepare(device, queue, &frame(), &scene())
+        .expect("prepare");
+    let mut encoder = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("the caller's pass"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view: &view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color::BLUE),
+                    store: wgpu::StoreOp::Store,
+                },
+            })],
+            ..Default::default()
+        });
+        overlay.render(&mut pass).expect("render into the pass");
+    }
+    encoder.copy_texture_to_buffer(
+        texture.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &readback,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                // 1280 bytes: already a multiple of COPY_BYTES_PER_ROW_ALIGNMENT
+                bytes_per_row: Some(w * 4),
+                rows_per_image: Some(h),
+            },
+        },
+        size,
+    );
+    queue.submit([encoder.finish()]);
+    readback.map_async(wgpu::MapMode::Read, .., |r| r.expect("map"));
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .expect("poll");
+    let pixels = readback.get_mapped_range(..).expect("mapped").to_vec();
+    let got = RgbaImage::from_raw(w, h, pixels).expect("size");
+    assert!(
+        got == want,
+        "the caller's pass differs from the offscreen render"
+    );
+    assert_eq!(overlay.last_layout().len(), 2);
+}

@@ -153,7 +153,7 @@ fn sighup_stops_a_replay_with_whole_lines_and_a_summary() {
 #[test]
 fn a_stop_check_ends_replay_at_a_frame_boundary() {
     let mut pipeline =
-        emocue::pipeline::Pipeline::new(emocue::config::Config::default()).expect("models");
+        emocue::session::Session::new(emocue::config::Config::default()).expect("models");
     let mut src = emocue::source::open(&root().join("samples/astronaut"), 15.0).expect("sample");
     let mut events = Vec::new();
     let seen = std::cell::Cell::new(0u32);

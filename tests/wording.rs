@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use common::{emocue, emocue_ok, root, scratch, skip};
 use emocue::Frame;
 use emocue::config::{CaptionOptions, Config};
-use emocue::pipeline::Pipeline;
 use emocue::profile::{KEYS, Profile};
+use emocue::session::Session;
 use emocue::smooth::Shown;
 use emocue::source;
 
@@ -180,7 +180,7 @@ fn several_mistakes_are_all_reported_and_check_config_exits_1() {
 }
 
 /// A pipeline whose wording is a copy of en.toml in a scratch folder.
-fn pipeline_with_copy(name: &str) -> (Pipeline, PathBuf) {
+fn pipeline_with_copy(name: &str) -> (Session, PathBuf) {
     let dir = scratch(name);
     let f = dir.join("mine.toml");
     std::fs::write(&f, en()).unwrap();
@@ -190,7 +190,7 @@ fn pipeline_with_copy(name: &str) -> (Pipeline, PathBuf) {
         },
         ..Config::default()
     };
-    (Pipeline::new(cfg).expect("pipeline"), f)
+    (Session::new(cfg).expect("pipeline"), f)
 }
 
 /// An endless clip of the smiling astronaut at 15 fps.
@@ -218,7 +218,7 @@ impl Still {
 /// Processes frames until `done` holds for the single face, or `limit` passes;
 /// returns the wall time it took.
 fn until(
-    p: &mut Pipeline,
+    p: &mut Session,
     frames: &mut Still,
     limit: Duration,
     done: &dyn Fn(&emocue::pipeline::FaceResult) -> bool,

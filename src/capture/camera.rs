@@ -5,7 +5,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{CaptureDevice, CaptureError, CaptureFormat, CaptureRequest, ConvertError, to_rgb};
+use super::{
+    CaptureDevice, CaptureError, CaptureFormat, CaptureRequest, ConvertError, grey_luma, to_rgb,
+};
 use crate::Frame;
 
 /// Waits between reconnection attempts: `initial`, doubled after each failure up to
@@ -268,13 +270,20 @@ impl<D: CaptureDevice> Camera<D> {
         } else {
             to_rgb(&self.format, raw.data)
         };
+        let luma = match &converted {
+            Ok(_) => grey_luma(&self.format, raw.data),
+            Err(_) => None,
+        };
         Some(match converted {
             Ok(image) => {
-                let frame = Frame::new(
+                let mut frame = Frame::new(
                     self.next_index,
                     (at - self.clock).as_secs_f64() * 1000.0,
                     image,
                 );
+                if let Some(l) = luma {
+                    frame = frame.with_luma(l);
+                }
                 self.next_index += 1;
                 self.counters.frames += 1;
                 CaptureEvent::Frame(Captured {

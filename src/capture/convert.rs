@@ -13,6 +13,7 @@ use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 
 use super::{CaptureFormat, PixelFormat};
+use crate::frame::Luma;
 use crate::source::yuv_to_rgb;
 
 /// Why one buffer could not become a frame; the frame is skipped and counted.
@@ -41,6 +42,26 @@ fn short(what: &str, got: usize, need: usize) -> ConvertError {
     ConvertError(format!(
         "{what} frame too short: {got} of {need} bytes (truncated by the driver)"
     ))
+}
+
+/// A GREY buffer's samples as the luma plane (they are full range, as [`to_rgb`]
+/// replicates them), so the frame need not compute it back from RGB; `None` for other
+/// formats, whose luma differs from what the RGB frame gives.
+pub fn grey_luma(format: &CaptureFormat, data: &[u8]) -> Option<Luma> {
+    if format.pixel != PixelFormat::Grey {
+        return None;
+    }
+    let (w, h) = (format.width as usize, format.height as usize);
+    let stride = (format.stride as usize).max(w);
+    let mut out = Vec::with_capacity(w * h);
+    for row in 0..h {
+        out.extend_from_slice(data.get(row * stride..)?.get(..w)?);
+    }
+    Some(Luma {
+        width: w,
+        height: h,
+        data: out,
+    })
 }
 
 fn grey(data: &[u8], w: usize, h: usize, stride: usize) -> Result<Vec<u8>, ConvertError> {

@@ -7,28 +7,7 @@ use std::collections::HashMap;
 
 use super::RenderError;
 use super::layout::TextMeasure;
-
-/// The bundled font (Atkinson Hyperlegible Bold, OFL-1.1; see assets/fonts/README.md).
-pub const BUNDLED_FONT: &[u8] = include_bytes!("../../assets/fonts/AtkinsonHyperlegible-Bold.ttf");
-
-/// The characters of `text` the bundled font has no glyph for (each once, in order),
-/// so wording can be checked before a session instead of showing empty boxes on the
-/// display. Spaces count as drawable; tabs, line breaks and emoji do not.
-pub fn missing_glyphs(text: &str) -> Vec<char> {
-    static FONT: std::sync::OnceLock<Option<fontdue::Font>> = std::sync::OnceLock::new();
-    let Some(font) = FONT.get_or_init(|| {
-        fontdue::Font::from_bytes(BUNDLED_FONT, fontdue::FontSettings::default()).ok()
-    }) else {
-        return Vec::new();
-    };
-    let mut out: Vec<char> = Vec::new();
-    for c in text.chars() {
-        if font.lookup_glyph_index(c) == 0 && !out.contains(&c) {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use crate::font::{BUNDLED_FONT, missing_glyphs};
 
 /// Where a glyph lies in the atlas and how to place it on the baseline.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -282,12 +261,6 @@ mod tests {
         let (g, _) = a.shape("AV", 40.0);
         assert_eq!(g.len(), 2);
         assert!(g[1].x < a.line_width("A", 40.0));
-    }
-
-    #[test]
-    fn accents_are_drawable_and_emoji_and_tabs_are_not() {
-        assert!(missing_glyphs("sieht überrascht aus, l’air étonné").is_empty());
-        assert_eq!(missing_glyphs("happy 😀\t😀"), vec!['😀', '\t']);
     }
 
     #[test]

@@ -7,8 +7,8 @@ use glam::Vec2;
 
 use super::atlas::GlyphAtlas;
 use super::layout::{Aabb, PlacedCaption, TextMeasure, wrap};
-use super::style::{OverlayOptions, Rgba};
 use super::{Notice, RenderMode, Scene};
+use super::{OverlayOptions, Rgba};
 
 /// What a quad draws; the numbers are the `kind` the fragment shader switches on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,9 @@
-//! The wgpu side: device, pipelines (`shaders/frame.wgsl`, `shaders/overlay.wgsl`),
-//! textures, and the offscreen target read back into an image.
+//! The wgpu side, shaped like glyphon's `TextRenderer`: [`GpuOverlay`] holds the
+//! overlay's pipelines (`shaders/frame.wgsl`, `shaders/overlay.wgsl`) and textures on a
+//! device someone else may own, uploads a frame's data (`prepare`), then records its
+//! draw calls into a render pass the caller begins (`draw`). [`GpuRenderer`] owns a
+//! device and is the two thin users of that: the offscreen target read back into an
+//! image, and a window surface presented.
 //!
 //! Output is `Rgba8Unorm`, not sRGB: camera pixels are copied through unchanged and
 //! colours from the settings land exactly as written, which is what tests compare.
@@ -11,7 +15,8 @@ use super::RenderError;
 use super::atlas::GlyphAtlas;
 use super::draw::Quad;
 
-const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+/// The offscreen target's format (see the module docs for why not sRGB).
+pub const OFFSCREEN_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -50,16 +55,32 @@ struct Pipelines {
     overlay: wgpu::RenderPipeline,
 }
 
-/// A wgpu device with the overlay's two pipelines and the textures they use.
+/// A wgpu device of its own, with the offscreen target and, for a window, the
+/// surface's format: the caller of a [`GpuOverlay`] that owns the passes.
 pub struct GpuRenderer {
     device: wgpu::Device,
     queue: wgpu::Queue,
     adapter: wgpu::Adapter,
     info: wgpu::AdapterInfo,
-    /// Pipelines for the offscreen target's format.
-    offscreen: Pipelines,
-    /// Pipelines for a window surface's format, built when a surface is configured.
-    surface: Option<Pipelines>,
+    /// The format a window surface is drawn through, once configured.
+    surface_format: Option<wgpu::TextureFormat>,
+    target: Option<Target>,
+}
+
+/// What [`GpuOverlay::prepare`] left for [`GpuOverlay::draw`].
+#[derive(Clone, Copy, Default)]
+struct Prepared {
+    background: bool,
+    quads: usize,
+}
+
+/// The overlay's GPU resources on one device: pipelines per target format, the camera
+/// frame and glyph atlas textures, the quads. It never begins a pass or submits: the
+/// caller does, so the overlay can go into any frame on the same device.
+pub struct GpuOverlay {
+    /// Pipelines for each target format drawn to so far; `current` is in use.
+    pipelines: Vec<Pipelines>,
+    current: usize,
     frame_layout: wgpu::BindGroupLayout,
     overlay_layout: wgpu::BindGroupLayout,
     linear: wgpu::Sampler,
@@ -67,9 +88,9 @@ pub struct GpuRenderer {
     globals: wgpu::Buffer,
     instances: wgpu::Buffer,
     instance_capacity: usize,
-    target: Option<Target>,
     frame: Option<FrameTexture>,
     atlas: Option<AtlasTexture>,
+    prepared: Prepared,
 }
 
 /// Finds an adapter: whatever the system prefers first, then a software fallback
@@ -247,30 +268,9 @@ fn pipelines(
     }
 }
 
-impl GpuRenderer {
-    /// Opens a device and builds the pipelines. Fails with
-    /// [`RenderError::NoAdapter`] when the machine has neither a GPU nor lavapipe.
-    pub fn new() -> Result<Self, RenderError> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        Self::with_instance(&instance, None)
-    }
-
-    /// A renderer on an adapter that can present to `surface` (a window), or any
-    /// adapter when `None`.
-    pub fn with_instance(
-        instance: &wgpu::Instance,
-        surface: Option<&wgpu::Surface<'_>>,
-    ) -> Result<Self, RenderError> {
-        let adapter = pollster::block_on(adapter(instance, surface))?;
-        let info = adapter.get_info();
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("emocue overlay"),
-            required_limits: wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits()),
-            ..Default::default()
-        }))
-        .map_err(|e| RenderError::Device(e.to_string()))?;
-
+impl GpuOverlay {
+    /// The overlay's pipelines for targets of `format`, and its buffers, on `device`.
+    pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat) -> Self {
         let frame_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("frame"),
             entries: &[texture_entry(0), sampler_entry(1)],
@@ -292,7 +292,7 @@ impl GpuRenderer {
                 sampler_entry(2),
             ],
         });
-        let offscreen = pipelines(&device, FORMAT, &frame_layout, &overlay_layout);
+        let first = pipelines(device, format, &frame_layout, &overlay_layout);
         let globals = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("globals"),
             size: std::mem::size_of::<Globals>() as u64,
@@ -306,69 +306,38 @@ impl GpuRenderer {
             usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        Ok(GpuRenderer {
-            linear: sampler(&device, wgpu::FilterMode::Linear),
-            nearest: sampler(&device, wgpu::FilterMode::Nearest),
-            device,
-            queue,
-            adapter,
-            info,
-            offscreen,
-            surface: None,
+        GpuOverlay {
+            linear: sampler(device, wgpu::FilterMode::Linear),
+            nearest: sampler(device, wgpu::FilterMode::Nearest),
+            pipelines: vec![first],
+            current: 0,
             frame_layout,
             overlay_layout,
             globals,
             instances,
             instance_capacity,
-            target: None,
             frame: None,
             atlas: None,
-        })
+            prepared: Prepared::default(),
+        }
     }
 
-    /// The adapter's name and backend, for logs and benchmark reports.
-    pub fn adapter_name(&self) -> String {
-        format!(
-            "{} ({:?}, {:?})",
-            self.info.name, self.info.backend, self.info.device_type
-        )
-    }
-
-    fn ensure_target(&mut self, width: u32, height: u32) {
-        if self
-            .target
-            .as_ref()
-            .is_some_and(|t| t.width == width && t.height == height)
-        {
+    /// Draws to targets of `format` from now on (pipelines are built once per format).
+    pub fn use_format(&mut self, device: &wgpu::Device, format: wgpu::TextureFormat) {
+        if let Some(i) = self.pipelines.iter().position(|p| p.format == format) {
+            self.current = i;
             return;
         }
-        let texture = texture_2d(
-            &self.device,
-            "overlay target",
-            width,
-            height,
-            FORMAT,
-            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-        );
-        let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-        let padded_row = (width * 4).div_ceil(align) * align;
-        let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: padded_row as u64 * height as u64,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        self.target = Some(Target {
-            width,
-            height,
-            view: texture.create_view(&Default::default()),
-            texture,
-            readback,
-            padded_row,
-        });
+        self.pipelines.push(pipelines(
+            device,
+            format,
+            &self.frame_layout,
+            &self.overlay_layout,
+        ));
+        self.current = self.pipelines.len() - 1;
     }
 
-    fn upload_frame(&mut self, img: &RgbImage) {
+    fn upload_frame(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, img: &RgbImage) {
         let (width, height) = img.dimensions();
         if !self
             .frame
@@ -376,7 +345,7 @@ impl GpuRenderer {
             .is_some_and(|f| f.width == width && f.height == height)
         {
             let texture = texture_2d(
-                &self.device,
+                device,
                 "camera frame",
                 width,
                 height,
@@ -384,7 +353,7 @@ impl GpuRenderer {
                 SAMPLED,
             );
             let view = texture.create_view(&Default::default());
-            let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("frame"),
                 layout: &self.frame_layout,
                 entries: &[
@@ -410,7 +379,7 @@ impl GpuRenderer {
         for p in img.as_raw().chunks_exact(3) {
             rgba.extend_from_slice(&[p[0], p[1], p[2], 255]);
         }
-        self.queue.write_texture(
+        queue.write_texture(
             f.texture.as_image_copy(),
             &rgba,
             wgpu::TexelCopyBufferLayout {
@@ -426,11 +395,11 @@ impl GpuRenderer {
         );
     }
 
-    fn upload_atlas(&mut self, atlas: &GlyphAtlas) {
+    fn upload_atlas(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, atlas: &GlyphAtlas) {
         let size = atlas.size();
         if self.atlas.as_ref().is_none_or(|a| a.size != size) {
             let texture = texture_2d(
-                &self.device,
+                device,
                 "glyph atlas",
                 size,
                 size,
@@ -438,7 +407,7 @@ impl GpuRenderer {
                 SAMPLED,
             );
             let view = texture.create_view(&Default::default());
-            let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("overlay"),
                 layout: &self.overlay_layout,
                 entries: &[
@@ -467,7 +436,7 @@ impl GpuRenderer {
         if a.generation == atlas.generation() {
             return;
         }
-        self.queue.write_texture(
+        queue.write_texture(
             a.texture.as_image_copy(),
             atlas.pixels(),
             wgpu::TexelCopyBufferLayout {
@@ -484,11 +453,14 @@ impl GpuRenderer {
         a.generation = atlas.generation();
     }
 
-    /// Uploads what a frame needs: camera texture, atlas, screen size, quads.
-    fn prepare(
+    /// Uploads what a frame needs: camera texture (`background`; `None` leaves the
+    /// pass's clear colour behind the captions), atlas, screen size (`width`,
+    /// `height`), quads.
+    pub fn prepare(
         &mut self,
-        width: u32,
-        height: u32,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        (width, height): (u32, u32),
         background: Option<&RgbImage>,
         quads: &[Quad],
         atlas: &GlyphAtlas,
@@ -497,10 +469,10 @@ impl GpuRenderer {
             return Err(RenderError::Gpu(format!("empty target {width}x{height}")));
         }
         if let Some(img) = background {
-            self.upload_frame(img);
+            self.upload_frame(device, queue, img);
         }
-        self.upload_atlas(atlas);
-        self.queue.write_buffer(
+        self.upload_atlas(device, queue, atlas);
+        queue.write_buffer(
             &self.globals,
             0,
             bytemuck::bytes_of(&Globals {
@@ -510,57 +482,38 @@ impl GpuRenderer {
         );
         if quads.len() > self.instance_capacity {
             self.instance_capacity = quads.len().next_power_of_two();
-            self.instances = self
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("quads"),
-                    contents: &vec![0u8; self.instance_capacity * std::mem::size_of::<Quad>()],
-                    usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
-                });
+            self.instances = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("quads"),
+                contents: &vec![0u8; self.instance_capacity * std::mem::size_of::<Quad>()],
+                usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+            });
         }
         if !quads.is_empty() {
-            self.queue
-                .write_buffer(&self.instances, 0, bytemuck::cast_slice(quads));
+            queue.write_buffer(&self.instances, 0, bytemuck::cast_slice(quads));
         }
+        self.prepared = Prepared {
+            background: background.is_some(),
+            quads: quads.len(),
+        };
         Ok(())
     }
 
-    /// Records the frame's one render pass into `view`: clear to black, the camera
-    /// frame (if any), then the quads. `viewport` (x, y, w, h in target pixels) is
-    /// where the frame-sized picture lands, letterboxed in a window.
-    fn encode(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        view: &wgpu::TextureView,
-        pipes: &Pipelines,
-        viewport: Option<[f32; 4]>,
-        background: bool,
-        quads: usize,
-    ) -> Result<(), RenderError> {
+    /// Records the prepared frame into `pass` (begun by the caller on a target of
+    /// the format last given to [`GpuOverlay::use_format`]): the camera frame, if
+    /// any, then the quads. Clearing and the viewport are the caller's.
+    pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>) -> Result<(), RenderError> {
         let Some(atlas_tex) = &self.atlas else {
             return Err(RenderError::Gpu("glyph atlas missing".into()));
         };
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("overlay"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                    store: wgpu::StoreOp::Store,
-                },
-            })],
-            ..Default::default()
-        });
-        if let Some([x, y, w, h]) = viewport {
-            pass.set_viewport(x, y, w, h, 0.0, 1.0);
-        }
-        if let (true, Some(f)) = (background, &self.frame) {
+        let Some(pipes) = self.pipelines.get(self.current) else {
+            return Err(RenderError::Gpu("overlay pipelines missing".into()));
+        };
+        if let (true, Some(f)) = (self.prepared.background, &self.frame) {
             pass.set_pipeline(&pipes.frame);
             pass.set_bind_group(0, &f.bind_group, &[]);
             pass.draw(0..3, 0..1);
         }
+        let quads = self.prepared.quads;
         if quads > 0 {
             pass.set_pipeline(&pipes.overlay);
             pass.set_bind_group(0, &atlas_tex.bind_group, &[]);
@@ -569,19 +522,129 @@ impl GpuRenderer {
         }
         Ok(())
     }
+}
 
-    /// Draws `quads` over `background` (black when `None`) on a `width`×`height`
-    /// target and reads the pixels back.
-    pub fn render(
+/// A black-cleared pass over `view` (the overlay draws over black where it has no
+/// camera frame); `viewport` letterboxes the frame-sized picture in a window.
+fn overlay_pass<'a>(
+    encoder: &'a mut wgpu::CommandEncoder,
+    view: &wgpu::TextureView,
+    viewport: Option<[f32; 4]>,
+) -> wgpu::RenderPass<'a> {
+    let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+        label: Some("overlay"),
+        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+            view,
+            depth_slice: None,
+            resolve_target: None,
+            ops: wgpu::Operations {
+                load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                store: wgpu::StoreOp::Store,
+            },
+        })],
+        ..Default::default()
+    });
+    if let Some([x, y, w, h]) = viewport {
+        pass.set_viewport(x, y, w, h, 0.0, 1.0);
+    }
+    pass
+}
+
+impl GpuRenderer {
+    /// Opens a device and builds the pipelines. Fails with
+    /// [`RenderError::NoAdapter`] when the machine has neither a GPU nor lavapipe.
+    pub fn new() -> Result<Self, RenderError> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        Self::with_instance(&instance, None)
+    }
+
+    /// A renderer on an adapter that can present to `surface` (a window), or any
+    /// adapter when `None`.
+    pub fn with_instance(
+        instance: &wgpu::Instance,
+        surface: Option<&wgpu::Surface<'_>>,
+    ) -> Result<Self, RenderError> {
+        let adapter = pollster::block_on(adapter(instance, surface))?;
+        let info = adapter.get_info();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("emocue overlay"),
+            required_limits: wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits()),
+            ..Default::default()
+        }))
+        .map_err(|e| RenderError::Device(e.to_string()))?;
+
+        Ok(GpuRenderer {
+            device,
+            queue,
+            adapter,
+            info,
+            surface_format: None,
+            target: None,
+        })
+    }
+
+    /// The device, for a [`GpuOverlay`] (or anything else) drawing on it.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// The device's queue.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    /// The adapter's name and backend, for logs and benchmark reports.
+    pub fn adapter_name(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    fn ensure_target(&mut self, width: u32, height: u32) {
+        if self
+            .target
+            .as_ref()
+            .is_some_and(|t| t.width == width && t.height == height)
+        {
+            return;
+        }
+        let texture = texture_2d(
+            &self.device,
+            "overlay target",
+            width,
+            height,
+            OFFSCREEN_FORMAT,
+            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        );
+        let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let padded_row = (width * 4).div_ceil(align) * align;
+        let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: padded_row as u64 * height as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.target = Some(Target {
+            width,
+            height,
+            view: texture.create_view(&Default::default()),
+            texture,
+            readback,
+            padded_row,
+        });
+    }
+
+    /// Offscreen: a `width`×`height` target of [`OFFSCREEN_FORMAT`] cleared to black,
+    /// `draw` records into its pass (the overlay's `render`), and the pixels are read
+    /// back. The caller wraps it in an error scope with its `prepare`.
+    pub fn read_back(
         &mut self,
         width: u32,
         height: u32,
-        background: Option<&RgbImage>,
-        quads: &[Quad],
-        atlas: &GlyphAtlas,
+        draw: impl FnOnce(&mut wgpu::RenderPass<'_>) -> Result<(), RenderError>,
     ) -> Result<RgbaImage, RenderError> {
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        self.prepare(width, height, background, quads, atlas)?;
         self.ensure_target(width, height);
         let Some(target) = &self.target else {
             return Err(RenderError::Gpu("render target missing".into()));
@@ -591,14 +654,10 @@ impl GpuRenderer {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("overlay"),
             });
-        self.encode(
-            &mut encoder,
-            &target.view,
-            &self.offscreen,
-            None,
-            background.is_some(),
-            quads.len(),
-        )?;
+        {
+            let mut pass = overlay_pass(&mut encoder, &target.view, None);
+            draw(&mut pass)?;
+        }
         encoder.copy_texture_to_buffer(
             target.texture.as_image_copy(),
             wgpu::TexelCopyBufferInfo {
@@ -640,15 +699,13 @@ impl GpuRenderer {
             }
         }
         target.readback.unmap();
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(RenderError::Gpu(e.to_string()));
-        }
         RgbaImage::from_raw(width, height, out)
             .ok_or_else(|| RenderError::Gpu("readback size mismatch".into()))
     }
 
-    /// Configures a window surface at `width`×`height` and builds pipelines for its
-    /// format. Colours stay exact: an sRGB surface is drawn through its linear view.
+    /// Configures a window surface at `width`×`height`; [`GpuRenderer::surface_format`]
+    /// then says which format to draw it with. Colours stay exact: an sRGB surface is
+    /// drawn through its linear view.
     pub fn configure_surface(
         &mut self,
         surface: &wgpu::Surface<'_>,
@@ -681,15 +738,13 @@ impl GpuRenderer {
             vec![view_format]
         };
         surface.configure(&self.device, &config);
-        if self.surface.as_ref().map(|p| p.format) != Some(view_format) {
-            self.surface = Some(pipelines(
-                &self.device,
-                view_format,
-                &self.frame_layout,
-                &self.overlay_layout,
-            ));
-        }
+        self.surface_format = Some(view_format);
         Ok(())
+    }
+
+    /// The format a configured window surface is drawn through (its linear view).
+    pub fn surface_format(&self) -> Option<wgpu::TextureFormat> {
+        self.surface_format
     }
 
     /// What a surface made on this renderer's adapter can do (formats, alpha modes).
@@ -697,19 +752,17 @@ impl GpuRenderer {
         surface.get_capabilities(&self.adapter)
     }
 
-    /// Draws a `width`×`height` picture (the camera frame size) letterboxed into the
-    /// surface's current texture and presents it. `Ok(false)`: the surface is out of
-    /// date (a resize is under way) and the caller should reconfigure and retry.
+    /// Window: the surface's current texture cleared to black, `draw` records into its
+    /// pass with a `width`×`height` picture (the camera frame size) letterboxed, and
+    /// the texture is presented. `Ok(false)`: the surface is out of date (a resize is
+    /// under way) and the caller should reconfigure and retry.
     pub fn present(
         &mut self,
         surface: &wgpu::Surface<'_>,
         width: u32,
         height: u32,
-        background: Option<&RgbImage>,
-        quads: &[Quad],
-        atlas: &GlyphAtlas,
+        draw: impl FnOnce(&mut wgpu::RenderPass<'_>) -> Result<(), RenderError>,
     ) -> Result<bool, RenderError> {
-        self.prepare(width, height, background, quads, atlas)?;
         let texture = match surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t)
             | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
@@ -722,11 +775,11 @@ impl GpuRenderer {
             }
             other => return Err(RenderError::Gpu(format!("window surface: {other:?}"))),
         };
-        let Some(pipes) = &self.surface else {
+        let Some(format) = self.surface_format else {
             return Err(RenderError::Gpu("window surface not configured".into()));
         };
         let view = texture.texture.create_view(&wgpu::TextureViewDescriptor {
-            format: Some(pipes.format),
+            format: Some(format),
             ..Default::default()
         });
         let (sw, sh) = (
@@ -741,14 +794,10 @@ impl GpuRenderer {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("window"),
             });
-        self.encode(
-            &mut encoder,
-            &view,
-            pipes,
-            Some(viewport),
-            background.is_some(),
-            quads.len(),
-        )?;
+        {
+            let mut pass = overlay_pass(&mut encoder, &view, Some(viewport));
+            draw(&mut pass)?;
+        }
         self.queue.submit([encoder.finish()]);
         self.queue.present(texture);
         Ok(true)

@@ -7,9 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use image::{DynamicImage, RgbaImage};
 
-use super::{Notice, RenderMode, Renderer, Scene};
+use super::{RenderMode, Renderer, Scene};
 use crate::Frame;
-use crate::pipeline::FrameResult;
 use crate::source::Y4mWriter;
 use crate::stats::percentile;
 
@@ -50,24 +49,16 @@ impl RenderOutput {
         })
     }
 
-    /// Renders one frame with its notices (see [`crate::pipeline::Pipeline::notices`])
-    /// if a target wants it, and writes it.
-    pub fn frame(
-        &mut self,
-        frame: &Frame,
-        fr: &FrameResult,
-        notices: &[Notice],
-    ) -> anyhow::Result<()> {
+    /// Renders one frame with its scene if a target wants it, and writes it.
+    pub fn frame(&mut self, frame: &Frame, scene: &Scene) -> anyhow::Result<()> {
         let every = self.targets.every.max(1);
         let want_png = self.targets.png_dir.is_some() && frame.index.is_multiple_of(every);
         if !want_png && self.targets.video.is_none() {
             return Ok(());
         }
-        let mut scene = Scene::from_result(fr);
-        scene.notices = notices.to_vec();
         let img = self
             .renderer
-            .render(&frame.image, &scene)
+            .render(&frame.image, scene)
             .with_context(|| format!("rendering frame {}", frame.index))?;
         self.times_ms.push(self.renderer.last_render_ms());
         if let (true, Some(dir)) = (want_png, &self.targets.png_dir) {

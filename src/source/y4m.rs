@@ -11,6 +11,7 @@ use image::RgbImage;
 
 use super::{FrameSource, LIMITS_HINT, SourceError, check_size};
 use crate::Frame;
+use crate::frame::Luma;
 
 /// Chroma layout of a Y4M stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -317,11 +318,18 @@ impl FrameSource for Y4mReader {
         }
         let index = self.next;
         self.next += 1;
-        Ok(Some(Frame::new(
-            index,
-            index as f64 * 1000.0 / self.fps,
-            self.to_rgb()?,
-        )))
+        let frame = Frame::new(index, index as f64 * 1000.0 / self.fps, self.to_rgb()?);
+        if self.chroma != Chroma::Mono {
+            return Ok(Some(frame));
+        }
+        // Grey: the Y plane is the luma plane, full range as `to_rgb` copied it.
+        let (w, h) = (self.width, self.height);
+        let y = self.buf.get(..w * h).unwrap_or_default().to_vec();
+        Ok(Some(frame.with_luma(Luma {
+            width: w,
+            height: h,
+            data: y,
+        })))
     }
 
     fn fps(&self) -> f64 {
