@@ -127,7 +127,13 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
 
 
 def mouth_swap(
-    x: torch.Tensor, y: torch.Tensor, p: float, beta: float, keep: torch.Tensor, g: torch.Generator
+    x: torch.Tensor,
+    y: torch.Tensor,
+    p: float,
+    beta: float,
+    keep: torch.Tensor,
+    g: torch.Generator,
+    donor: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Give a face another face's mouth, so the network reads the brows and eyes too.
 
@@ -139,14 +145,16 @@ def mouth_swap(
     target becomes (1 - beta) x its own + beta x the donor's. Faces whose own target puts
     half or more on the `keep` classes (happiness, contempt: emotions the mouth carries)
     are never recipients. Input: aligned crops (N, 1, S, S) in [0, 1] before geometry;
-    soft targets (N, C).
+    soft targets (N, C). `donor` (N indices) fixes who gives whom a mouth; by default a
+    random permutation of the batch.
     """
     n, _, h, w = x.shape
     d = x.device
     sel = (torch.rand(n, generator=g, device=d) < p) & (y[:, keep].sum(1) < 0.5)
     if not bool(sel.any()):
         return x, y
-    donor = torch.randperm(n, generator=g, device=d)
+    if donor is None:
+        donor = torch.randperm(n, generator=g, device=d)
     # the seam: a row between 58 % and 66 % of the height, feathered over 6 % of it;
     # the sides fade out so the cheeks stay the recipient's
     r0 = (0.58 + 0.08 * torch.rand(n, generator=g, device=d)) * h
