@@ -54,6 +54,7 @@ sys.path.insert(0, str(HERE))
 import chain_eval  # noqa: E402
 import conversation_eval as conv  # noqa: E402
 
+DEFAULT_PROFILE = (ROOT / "config/labels/en.toml").resolve()
 DOMAINS = ["fer-valid", "ck-heldout", "ck-frames", "talk-neutral", "mead-m030"]
 
 
@@ -147,16 +148,24 @@ def ck_frames(a, model, th, folds) -> dict:
         return score_faces(classify(a.emocue, model, files, crop=False), truth, th)
 
 
-def settings_for(model: Path | None, tmp: Path) -> Path | None:
-    """A settings file that selects the candidate classifier (defaults otherwise)."""
-    if model is None:
+def settings_for(model: Path | None, tmp: Path, profile: Path | None = None) -> Path | None:
+    """A settings file that selects the candidate classifier and, when given, another
+    wording profile (its thresholds); defaults otherwise."""
+    if model is None and profile is None:
         return None
     text = (ROOT / "config/default.toml").read_text()
-    ship = 'classifier = "models/emotionnet_nano_b.int8.onnx"'
-    if ship not in text:
-        sys.exit("suite: config/default.toml no longer names the shipped classifier as expected")
+    if model is not None:
+        ship = 'classifier = "models/emotionnet_nano_b.int8.onnx"'
+        if ship not in text:
+            sys.exit("suite: config/default.toml no longer names the shipped classifier as expected")
+        text = text.replace(ship, f"classifier = {json.dumps(str(model.resolve()))}")
+    if profile is not None:
+        line = 'profile = "en"'
+        if line not in text:
+            sys.exit("suite: config/default.toml no longer selects the en profile as expected")
+        text = text.replace(line, f"profile = {json.dumps(str(profile.resolve()))}")
     out = tmp / "settings.toml"
-    out.write_text(text.replace(ship, f"classifier = {json.dumps(str(model.resolve()))}"))
+    out.write_text(text)
     return out
 
 
@@ -166,7 +175,7 @@ def clips(a, model, wanted) -> tuple[dict, dict]:
     videos = data.DATA / "videos"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = settings_for(model, Path(tmp))
+        cfg = settings_for(model, Path(tmp), None if a.profile.resolve() == DEFAULT_PROFILE else a.profile)
         for clip in conv.find_clips([videos]):
             cid = conv.clip_id(clip)
             is_mead = "mead/" in cid
@@ -224,7 +233,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("models", nargs="*", type=Path, help="candidate classifier ONNX files (default: the shipped one)")
     ap.add_argument("--emocue", type=Path, default=ROOT / "target/release/emocue")
-    ap.add_argument("--profile", type=Path, default=ROOT / "config/labels/en.toml")
+    ap.add_argument("--profile", type=Path, default=ROOT / "config/labels/en.toml", help="wording profile whose thresholds the crops and the replays use")
     ap.add_argument("--ck-folds", default="8,9", help="CK+ folds the candidates never trained on")
     ap.add_argument("--domains", default=",".join(DOMAINS))
     ap.add_argument("--no-video", action="store_true", help="leave out the replayed clips (a minute instead of several)")
