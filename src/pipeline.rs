@@ -200,7 +200,7 @@ impl Pipeline {
                 every_frames: d.every_frames,
                 edge_margin: d.edge_margin,
                 max_crop_change: d.max_crop_change,
-                new_face_ms: config.speech.window_ms,
+                new_face_ms: options.speech.window_ms,
             }),
             references: HashMap::new(),
             talking_extra,
