@@ -6,9 +6,10 @@
 //! matches the classifier's training crops) → [`classify`] (EmotionNet Nano-B) →
 //! [`track`] (stable ids) → [`smooth`] (temporal smoothing, hysteresis, `unsure`) →
 //! captions. [`pipeline`] wires the stages for one frame ([`still`] reads a photo, which
-//! has no next frame to smooth over); [`replay`] drives it over a recorded clip and
-//! writes [`events`]; [`capture`] reads a V4L2 camera and [`live`] runs capture,
-//! inference and the overlay on their own threads. Captions are worded
+//! has no next frame to smooth over); [`drive`] is the one loop that runs it over
+//! frames: [`replay`] over a recorded clip, writing [`events`], and [`live`] over a
+//! V4L2 camera ([`capture`]), with capture, inference and the overlay on their own
+//! threads. Captions are worded
 //! by a [`profile`] that clinicians edit (checked by [`check`], reloaded live through
 //! [`watch`] by a [`session`], which hands the pipeline plain [`caption`] wording).
 //! The [`render`] overlay draws what the session makes of a result.
@@ -40,6 +41,7 @@ pub mod config_file;
 pub mod crop;
 pub mod detect;
 pub mod diag;
+pub mod drive;
 pub mod events;
 pub mod font;
 pub mod frame;

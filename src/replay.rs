@@ -6,6 +6,7 @@ use std::io::Write;
 use serde_json::{Value, json};
 
 use crate::Frame;
+use crate::drive::{Sink, drive};
 use crate::events::frame_event;
 use crate::pipeline::FrameResult;
 use crate::render::Notice;
@@ -13,6 +14,8 @@ use crate::session::Session;
 use crate::smooth::Shown;
 use crate::source::FrameSource;
 use crate::stats::percentile;
+
+pub use crate::drive::{StopCheck, Stopped};
 
 /// What a replay saw, for `--summary`.
 #[derive(Debug, Default)]
@@ -124,17 +127,9 @@ pub fn replay(
     replay_with(pipeline, source, events, timing, &mut |_, _, _| Ok(()))
 }
 
-/// Returned by a [`FrameHook`] to end a replay early and cleanly (Esc in the window):
-/// the summary of the frames so far is kept.
-#[derive(Debug, thiserror::Error)]
-#[error("stopped by the user")]
-pub struct Stopped;
-
-/// Called after each frame's event is written (the overlay renderer).
+/// Called after each frame's event is written (the overlay renderer); returning
+/// [`Stopped`] ends the replay cleanly (Esc in the window).
 pub type FrameHook<'a> = dyn FnMut(&Frame, &FrameResult, &[Notice]) -> anyhow::Result<()> + 'a;
-
-/// Asked before each frame: `Some(reason)` ends the replay there (a stop signal).
-pub type StopCheck<'a> = dyn Fn() -> Option<String> + 'a;
 
 /// [`replay`] that also hands every frame, its result and the pipeline's notices (a
 /// wording edit that did not load, `no_face`) to `on_frame` (the overlay renderer),
@@ -155,37 +150,50 @@ pub fn replay_with(
 /// the summary has its complete event line, and nothing after it was started.
 /// Each event line goes to `events` in a single `write_all`, so a writer that
 /// passes whole writes on (a `BufWriter` over a file) never leaves half a line.
+///
+/// The loop is [`drive`]'s, the same as live's: the clip's frames in order, into
+/// [`Events`], and a frame the pipeline fails on ends the replay with its error.
 pub fn replay_until(
     pipeline: &mut Session,
     source: &mut dyn FrameSource,
-    mut events: Option<&mut dyn Write>,
+    events: Option<&mut dyn Write>,
     timing: bool,
     on_frame: &mut FrameHook<'_>,
     stop: &StopCheck<'_>,
 ) -> anyhow::Result<Summary> {
-    let labels = pipeline.labels().to_vec();
-    let mut summary = Summary::new(source.fps());
-    let mut line = Vec::with_capacity(4096);
-    loop {
-        if let Some(why) = stop() {
-            summary.stopped = Some(why);
-            break;
+    let mut sink = Events {
+        labels: pipeline.labels().to_vec(),
+        out: events,
+        timing,
+        line: Vec::with_capacity(4096),
+        summary: Summary::new(source.fps()),
+        on_frame,
+    };
+    let stopped = drive(source, pipeline, &mut sink, stop)?;
+    Ok(Summary {
+        stopped,
+        ..sink.summary
+    })
+}
+
+/// A replay's sink: each frame's event line, then the summary, then the hook.
+struct Events<'w, 'f> {
+    labels: Vec<String>,
+    out: Option<&'w mut dyn Write>,
+    timing: bool,
+    /// The event line, reused between frames.
+    line: Vec<u8>,
+    summary: Summary,
+    on_frame: &'f mut FrameHook<'f>,
+}
+
+impl Sink<Frame> for Events<'_, '_> {
+    fn frame(&mut self, frame: Frame, fr: FrameResult, notices: Vec<Notice>) -> anyhow::Result<()> {
+        if let Some(out) = self.out.as_deref_mut() {
+            let event = frame_event(&self.labels, &fr, self.timing);
+            crate::events::write_line(out, &event, &mut self.line)?;
         }
-        let Some(frame) = source.next_frame()? else {
-            break;
-        };
-        let fr = pipeline.process(&frame)?;
-        if let Some(out) = events.as_deref_mut() {
-            crate::events::write_line(out, &frame_event(&labels, &fr, timing), &mut line)?;
-        }
-        summary.add(&labels, &fr);
-        match on_frame(&frame, &fr, &pipeline.notices(&fr)) {
-            Err(e) if e.is::<Stopped>() => {
-                summary.stopped = Some("window closed".into());
-                break;
-            }
-            other => other?,
-        }
+        self.summary.add(&self.labels, &fr);
+        (self.on_frame)(&frame, &fr, &notices)
     }
-    Ok(summary)
 }

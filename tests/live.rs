@@ -135,6 +135,40 @@ fn a_slow_inference_stage_drops_frames_instead_of_adding_delay() {
     );
 }
 
+/// Fails on every other frame it is given.
+struct Flaky(u64);
+
+impl Infer for Flaky {
+    fn infer(&mut self, frame: &Frame) -> anyhow::Result<FrameResult> {
+        self.0 += 1;
+        anyhow::ensure!(self.0.is_multiple_of(2), "flaky on frame {}", frame.index);
+        Slow(Duration::from_millis(5)).infer(frame)
+    }
+}
+
+#[test]
+fn a_frame_inference_fails_on_is_counted_and_skipped_and_live_goes_on() {
+    let fake = FakeCamera::new(
+        Path::new(DEV),
+        sample_frames(2),
+        &[PixelFormat::Yuyv],
+        100.0,
+    );
+    let mut cam = Camera::open(fake, settings()).expect("open");
+    let mut display = Recorder::default();
+    let stop = AtomicBool::new(false);
+    let r = run_live(&mut cam, &mut Flaky(0), &mut display, &for_secs(0.8), &stop).expect("loop");
+    assert!(r.inference_errors >= 5, "{}", r.line());
+    assert!(r.processed >= 5, "{}", r.line());
+    assert!(
+        r.processed.abs_diff(r.inference_errors) <= 1,
+        "{}",
+        r.line()
+    );
+    assert_eq!(r.shown as usize, display.shown.len());
+    assert!(r.shown > 0 && r.shown <= r.processed, "{}", r.line());
+}
+
 #[test]
 fn a_slow_display_drops_results_not_time() {
     let fake = FakeCamera::new(

@@ -6,6 +6,9 @@
 //! capture thread ──Latest<Captured>──▶ inference thread ──Latest<Processed>──▶ display (caller's thread)
 //! ```
 //!
+//! The inference thread runs [`crate::drive::drive`], the loop a replay runs, with
+//! the two slots as its frames and its sink.
+//!
 //! The display runs on the calling thread because windowing systems want their event
 //! loop on the main thread: a window ([`WindowDisplay`]), offscreen rendering
 //! ([`OffscreenDisplay`], which measures the same GPU work without a screen) or none.

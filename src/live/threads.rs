@@ -1,7 +1,9 @@
 //! The three loops of a live run and the threads they run on: capture and inference
 //! on their own threads, the display on the caller's; joined by [`Latest`] slots.
-//! Every thread and channel of emocue is started here.
+//! Every thread and channel of emocue is started here. The inference loop is
+//! [`drive`], a replay's loop, with the slots wrapped as its frames and sink.
 
+use std::borrow::Borrow;
 use std::sync::Mutex;
 use std::sync::PoisonError;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,37 +16,11 @@ use super::report::LiveReport;
 use super::slot::{Latest, lock};
 use crate::Frame;
 use crate::capture::{Camera, CaptureDevice, CaptureEvent, Captured};
-use crate::pipeline::{FrameResult, Pipeline};
+pub use crate::drive::Infer;
+use crate::drive::{Frames, Sink, drive};
+use crate::pipeline::FrameResult;
 use crate::render::{Notice, Scene};
-use crate::session::{Session, scene};
-
-/// The inference stage: a [`Session`] (a [`Pipeline`] with its wording file), or a
-/// stand-in in tests.
-pub trait Infer: Send {
-    /// Processes one frame.
-    fn infer(&mut self, frame: &Frame) -> anyhow::Result<FrameResult>;
-    /// Lines for the top of the overlay with this result (a wording file that did not
-    /// reload, "no face"); asked on the inference thread, which owns the state.
-    fn notices(&self, _result: &FrameResult) -> Vec<Notice> {
-        Vec::new()
-    }
-}
-
-impl Infer for Session {
-    fn infer(&mut self, frame: &Frame) -> anyhow::Result<FrameResult> {
-        Ok(self.process(frame)?)
-    }
-
-    fn notices(&self, result: &FrameResult) -> Vec<Notice> {
-        Session::notices(self, result)
-    }
-}
-
-impl Infer for Pipeline {
-    fn infer(&mut self, frame: &Frame) -> anyhow::Result<FrameResult> {
-        Ok(self.process(frame)?)
-    }
-}
+use crate::session::scene;
 
 /// How long the loop runs and what it reports.
 #[derive(Clone, Debug)]
@@ -132,52 +108,98 @@ fn capture_loop<D: CaptureDevice>(camera: &mut Camera<D>, sh: &Shared) {
     sh.frames.close();
 }
 
+/// The inference thread: [`drive`]'s loop, the same as a replay's, over the newest
+/// captured frame and into the display slot.
 fn inference_loop<I: Infer>(infer: &mut I, sh: &Shared) {
-    while !sh.halt.load(Ordering::Relaxed) {
-        let Some(captured) = sh.frames.take(Duration::from_millis(50)) else {
+    if let Err(e) = drive(&mut Newest(sh), infer, &mut ToDisplay(sh), &|| None) {
+        // Neither side fails (a failed frame is skipped), but say so if one ever does.
+        crate::note!(
+            "emocue: inference stopped: {}",
+            crate::diag::error_chain(&e)
+        );
+    }
+    sh.results.close();
+}
+
+/// A captured frame as inference takes it.
+struct Taken {
+    captured: Captured,
+    /// Capture → inference start, ms.
+    queue_ms: f64,
+    started: Instant,
+}
+
+impl Borrow<Frame> for Taken {
+    fn borrow(&self) -> &Frame {
+        &self.captured.frame
+    }
+}
+
+/// The capture slot as the driver's frames: the newest one, older ones dropped (and
+/// counted by the slot), so inference never works on a stale frame. Ends on halt or
+/// when capture has ended.
+struct Newest<'a>(&'a Shared);
+
+impl Frames for Newest<'_> {
+    type Item = Taken;
+
+    fn next(&mut self) -> anyhow::Result<Option<Taken>> {
+        let sh = self.0;
+        while !sh.halt.load(Ordering::Relaxed) {
+            if let Some(captured) = sh.frames.take(Duration::from_millis(50)) {
+                return Ok(Some(Taken {
+                    queue_ms: captured.at.elapsed().as_secs_f64() * 1000.0,
+                    started: Instant::now(),
+                    captured,
+                }));
+            }
             if sh.frames.is_closed() {
                 break;
             }
-            continue;
-        };
-        let queue_ms = captured.at.elapsed().as_secs_f64() * 1000.0;
-        let t0 = Instant::now();
-        match infer.infer(&captured.frame) {
-            Ok(result) => {
-                let ms = t0.elapsed().as_secs_f64() * 1000.0;
-                {
-                    let mut r = lock(&sh.report);
-                    r.processed += 1;
-                    r.record("queue", queue_ms);
-                    r.record("inference", ms);
-                    r.record("detect", result.timing.detect_ms);
-                    r.record("classify", result.timing.classify_ms);
-                    r.record("track", result.timing.track_ms);
-                }
-                let notices = infer.notices(&result);
-                sh.results.put(Processed {
-                    captured,
-                    result,
-                    notices,
-                });
-            }
-            Err(e) => {
-                let n = {
-                    let mut r = lock(&sh.report);
-                    r.inference_errors += 1;
-                    r.inference_errors
-                };
-                if n == 1 || n.is_multiple_of(100) {
-                    crate::note!(
-                        "emocue: inference failed on frame {} ({}); skipped, {n} so far",
-                        captured.frame.index,
-                        crate::diag::error_chain(&e)
-                    );
-                }
-            }
         }
+        Ok(None)
     }
-    sh.results.close();
+}
+
+/// The display slot and the report as the driver's sink. A frame the pipeline fails
+/// on is logged (the first, then every 100th), counted and skipped: live goes on.
+struct ToDisplay<'a>(&'a Shared);
+
+impl Sink<Taken> for ToDisplay<'_> {
+    fn frame(&mut self, t: Taken, result: FrameResult, notices: Vec<Notice>) -> anyhow::Result<()> {
+        let ms = t.started.elapsed().as_secs_f64() * 1000.0;
+        {
+            let mut r = lock(&self.0.report);
+            r.processed += 1;
+            r.record("queue", t.queue_ms);
+            r.record("inference", ms);
+            r.record("detect", result.timing.detect_ms);
+            r.record("classify", result.timing.classify_ms);
+            r.record("track", result.timing.track_ms);
+        }
+        self.0.results.put(Processed {
+            captured: t.captured,
+            result,
+            notices,
+        });
+        Ok(())
+    }
+
+    fn failed(&mut self, t: Taken, e: anyhow::Error) -> anyhow::Result<()> {
+        let n = {
+            let mut r = lock(&self.0.report);
+            r.inference_errors += 1;
+            r.inference_errors
+        };
+        if n == 1 || n.is_multiple_of(100) {
+            crate::note!(
+                "emocue: inference failed on frame {} ({}); skipped, {n} so far",
+                t.captured.frame.index,
+                crate::diag::error_chain(&e)
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Draws on the caller's thread until `stop`, the deadline, or the end of results.
