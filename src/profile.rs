@@ -463,11 +463,14 @@ mod tests {
     fn a_min_confidence_that_is_not_a_number_from_0_to_1_is_refused_at_its_place() {
         let (_, en) = BUILT_IN[1];
         for bad in ["nan", "inf", "-inf", "-1", "1.01", "1e308", "4294967295"] {
-            let text = en.replacen(
-                "min_confidence = 0.53",
-                &format!("min_confidence = {bad}"),
-                1,
-            );
+            // happiness's threshold, whatever its shipped value
+            let at = en.find("[happiness]").expect("[happiness]");
+            let key = at
+                + en[at..]
+                    .find("min_confidence = ")
+                    .expect("its min_confidence");
+            let end = key + en[key..].find('\n').expect("end of line");
+            let text = format!("{}min_confidence = {bad}{}", &en[..key], &en[end..]);
             let line = text
                 .lines()
                 .position(|l| l.ends_with(&format!("= {bad}")))
