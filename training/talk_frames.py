@@ -11,6 +11,9 @@ and "not sure". This writes the frames of the *neutral* speakers of one half of
 detections come from `emocue replay` itself (box and eye keypoints per frame), and the
 crop follows the classifier's metadata (square of side `crop_scale` x box width, centred
 `crop_dy` box widths above the box centre, rotated so the eyes are level).
+With the detection schedule on (`[detection] every_frames`), frames between detections
+use the box the app carried forward (`carried` in the events): the crop the app
+classifies there too.
 
 `train.py --talk-faces FILE` adds them with the label "neutral". MEAD M030 is never
 written: it is the only actor with acted emotions, so it stays a held-out test of
@@ -111,13 +114,10 @@ def main() -> None:
         events = conv.replay(a.emocue, y4m, None)
         frames = grey_frames(y4m)
         kept = 0
-        if len(events) > a.every * a.max_per_clip:
-            a_every = -(-len(events) // a.max_per_clip)
-        else:
-            a_every = a.every
+        step = max(a.every, -(-len(events) // a.max_per_clip))  # at most max_per_clip faces
         for ev in events:
             i = ev["frame"]
-            if i % a_every or i >= len(frames) or not ev["faces"]:
+            if i % step or i >= len(frames) or not ev["faces"]:
                 continue
             face = max(ev["faces"], key=lambda f: f["box"][2])
             if not face.get("detected", True):

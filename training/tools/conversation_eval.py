@@ -100,6 +100,22 @@ def to_y4m(path: Path, cache: Path) -> Path:
     return out
 
 
+def settings_text(model: Path | None = None, profile: Path | None = None) -> str:
+    """config/default.toml with only the classifier and/or the wording profile changed:
+    how a candidate is scored with everything else as shipped."""
+    text = (ROOT / "config/default.toml").read_text()
+    for old, new in (
+        ('classifier = "models/emotionnet_nano_b.int8.onnx"', model),
+        ('profile = "en"', profile),
+    ):
+        if new is None:
+            continue
+        if old not in text:
+            sys.exit(f"config/default.toml no longer has `{old}`; update settings_text")
+        text = text.replace(old, f"{old.split(' = ')[0]} = {json.dumps(str(new.resolve()))}")
+    return text
+
+
 def replay(emocue: Path, clip: Path, config: Path | None) -> list[dict]:
     cmd = [str(emocue), "replay", str(clip), "--events", "-", "--no-timing"]
     if config:
@@ -280,13 +296,9 @@ def main() -> None:
             sys.exit("conversation_eval: give --model or --config, not both")
         if not a.model.is_file():
             sys.exit(f"conversation_eval: no model file {a.model}")
-        text = (ROOT / "config/default.toml").read_text()
-        ship = 'classifier = "models/emotionnet_nano_b.int8.onnx"'
-        if ship not in text:
-            sys.exit("conversation_eval: config/default.toml no longer names the shipped classifier as expected")
         a.cache.mkdir(parents=True, exist_ok=True)
         a.config = a.cache / f"settings-{os.getpid()}.toml"
-        a.config.write_text(text.replace(ship, f"classifier = {json.dumps(str(a.model.resolve()))}"))
+        a.config.write_text(settings_text(a.model))
     splits = json.loads(a.splits.read_text())
     rows = []
     for clip in find_clips(a.paths):

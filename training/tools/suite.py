@@ -153,19 +153,8 @@ def settings_for(model: Path | None, tmp: Path, profile: Path | None = None) -> 
     wording profile (its thresholds); defaults otherwise."""
     if model is None and profile is None:
         return None
-    text = (ROOT / "config/default.toml").read_text()
-    if model is not None:
-        ship = 'classifier = "models/emotionnet_nano_b.int8.onnx"'
-        if ship not in text:
-            sys.exit("suite: config/default.toml no longer names the shipped classifier as expected")
-        text = text.replace(ship, f"classifier = {json.dumps(str(model.resolve()))}")
-    if profile is not None:
-        line = 'profile = "en"'
-        if line not in text:
-            sys.exit("suite: config/default.toml no longer selects the en profile as expected")
-        text = text.replace(line, f"profile = {json.dumps(str(profile.resolve()))}")
     out = tmp / "settings.toml"
-    out.write_text(text)
+    out.write_text(conv.settings_text(model, profile))
     return out
 
 

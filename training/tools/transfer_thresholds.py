@@ -119,6 +119,12 @@ def shown_stats(p: np.ndarray, y: np.ndarray, th: np.ndarray) -> dict:
 
 def fit(doms: dict, fit_on: list[str], target: float, support: dict[str, int], fallback: float) -> np.ndarray:
     grid = np.round(np.arange(0.30, 1.0, 0.01), 2)
+    extra = speech_extra()
+    # per fitting domain, once: top class, its probability, label, and the speech extra
+    seen = {}
+    for d in fit_on:
+        p, y = doms[d]
+        seen[d] = (p.argmax(1), p.max(1), y, extra if d.startswith("talk-") else np.zeros_like(extra))
     th = np.full(len(data.CLASSES), fallback)
     for c in range(len(data.CLASSES)):
         measured = False
@@ -126,9 +132,8 @@ def fit(doms: dict, fit_on: list[str], target: float, support: dict[str, int], f
             ok = True
             right = shown = 0
             for d in fit_on:
-                p, y = doms[d]
-                pred, conf = p.argmax(1), p.max(1)
-                sel = (pred == c) & (conf >= t + speech_extra()[c] * d.startswith("talk-")) & (y != IGNORE)
+                pred, conf, y, add = seen[d]
+                sel = (pred == c) & (conf >= t + add[c]) & (y != IGNORE)
                 right, shown = right + int((y[sel] == c).sum()), shown + int(sel.sum())
                 if sel.sum() < support[d]:
                     continue
