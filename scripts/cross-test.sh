@@ -4,9 +4,11 @@
 # layout tests, under QEMU user mode (the runner in .cargo/config.toml).
 #
 # A cross build compiles every dependency again, so it uses the `cross` profile
-# (Cargo.toml): dependencies at opt-level 1 without debug info. Only the unit tests
-# run (`--lib`): the integration tests start the binary and replay clips, which takes
-# far longer under emulation; run those by hand (docs/wearable.md).
+# (Cargo.toml): dependencies at opt-level 1 without debug info, build-time crates at 0,
+# and no `gpu` feature (wgpu, winit: nothing to test without a GPU under QEMU, and half
+# the build). Only the unit tests run (`--lib`): the integration tests start the binary
+# and replay clips, which takes far longer under emulation; run those by hand
+# (docs/wearable.md).
 #
 # Needs: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
 #        rustup target add aarch64-unknown-linux-gnu
@@ -29,8 +31,8 @@ if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
 fi
 
 t0=$SECONDS
-cargo test --profile cross --target "$target" --lib -p emocue -p v4l2-sys-mit --no-run
+cargo test --profile cross --target "$target" --lib --no-default-features -p emocue -p v4l2-sys-mit --no-run
 t1=$SECONDS
-cargo test --profile cross --target "$target" --lib -p emocue -p v4l2-sys-mit -- "$@"
+cargo test --profile cross --target "$target" --lib --no-default-features -p emocue -p v4l2-sys-mit -- "$@"
 t2=$SECONDS
 echo "cross-test: build $((t1 - t0)) s, tests under QEMU $((t2 - t1)) s"

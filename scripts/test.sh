@@ -24,23 +24,39 @@ report_skips() {
     echo "test.sh: nothing skipped"
   fi
 }
-trap report_skips EXIT
 
 # The Python environment for the training smoke test and the onnxruntime bench
-# comparison: made once, from training/requirements.txt.
+# comparison: made once, from training/requirements.txt. Made in the background while
+# Rust builds (it is mostly a download: torch alone is gigabytes), into .venv.partial,
+# renamed to .venv only when complete, so an interrupted set-up is never taken for one.
 PY=${PY:-.venv/bin/python}
 # smoke_test.sh changes into training/: hand it an absolute interpreter path.
 case "$PY" in /*) ;; */*) PY="$PWD/$PY" ;; esac
+venv_pid=
+venv_log="$target_dir/venv-setup.log"
 if [ ! -x "$PY" ] && [ "$PY" = "$PWD/.venv/bin/python" ]; then
-  echo "test.sh: creating .venv from training/requirements.txt (first run only; several minutes)"
-  if python3 -m venv .venv && .venv/bin/pip install -q --upgrade pip \
-     && .venv/bin/pip install -q -r training/requirements.txt; then
+  echo "test.sh: creating .venv from training/requirements.txt in the background (first run only; several minutes; log: $venv_log)"
+  (
+    rm -rf .venv.partial
+    python3 -m venv .venv.partial && .venv.partial/bin/pip install -q --upgrade pip \
+      && .venv.partial/bin/pip install -q -r training/requirements.txt \
+      && mv .venv.partial .venv \
+      && { grep -lI '/\.venv\.partial' .venv/bin/* | xargs -r sed -i 's|/\.venv\.partial|/.venv|g'; }
+  ) > "$venv_log" 2>&1 &
+  venv_pid=$!
+fi
+stop_venv() { [ -n "$venv_pid" ] && kill "$venv_pid" 2>/dev/null; true; }
+trap 'stop_venv; report_skips' EXIT
+wait_venv() {
+  [ -n "$venv_pid" ] || return 0
+  if wait "$venv_pid"; then
     echo "test.sh: .venv ready"
   else
-    rm -rf .venv
-    echo "test.sh: could not create .venv (needs python3-venv and access to PyPI)" >&2
+    tail -n 20 "$venv_log" >&2
+    echo "test.sh: could not create .venv (needs python3-venv and access to PyPI; log: $venv_log)" >&2
   fi
-fi
+  venv_pid=
+}
 
 cargo fmt --check
 # Lints and tests in one build: clippy's driver compiles our crates (it is rustc plus
@@ -54,6 +70,9 @@ if DRIVER=$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver);
 else
   cargo clippy --all-targets -- -D warnings
 fi
+cargo test --no-run
+# Tests run once the Python environment is there (a bench test compares with onnxruntime).
+wait_venv
 cargo test
 if [ -x "$PY" ]; then
   training/smoke_test.sh "$PY"

@@ -1104,12 +1104,19 @@ mod tests {
             .into_runnable()
             .unwrap();
         let done = rewrite(&mut typed).unwrap();
+        // On aarch64 tract's decluttering lays 16 of the 40 depthwise convolutions out
+        // channel-last (HWC), which its own kernels run; ours take the channel-first ones.
+        let depthwise = if cfg!(target_arch = "aarch64") {
+            24
+        } else {
+            40
+        };
         assert_eq!(
             done,
             Rewritten {
                 small_convs: 1,
                 max_pools: 4,
-                depthwise: 40
+                depthwise
             }
         );
         let ours = typed.into_optimized().unwrap().into_runnable().unwrap();

@@ -29,6 +29,7 @@ macro_rules! note {
     }};
 }
 
+#[cfg(feature = "gpu")]
 pub mod bench;
 pub mod caption;
 pub mod capture;

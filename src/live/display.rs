@@ -1,11 +1,13 @@
 //! Where the live overlay goes: a window, offscreen rendering, or nowhere. Displays
 //! run on the caller's (main) thread, as windowing systems want.
 
+#[cfg(feature = "gpu")]
 use std::time::Duration;
 
 use crate::Frame;
-use crate::render::window::Window;
-use crate::render::{Renderer, Scene};
+use crate::render::Scene;
+#[cfg(feature = "gpu")]
+use crate::render::{Renderer, window::Window};
 
 /// Where overlays go: a window, offscreen, or nowhere; runs on the caller's (main)
 /// thread.
@@ -25,9 +27,11 @@ pub trait Display {
     }
 }
 
+#[cfg(feature = "gpu")]
 /// The overlay in a window (fullscreen on the display's monitor when asked).
 pub struct WindowDisplay(pub Window);
 
+#[cfg(feature = "gpu")]
 impl Display for WindowDisplay {
     fn show(&mut self, frame: &Frame, scene: &Scene) -> anyhow::Result<()> {
         Ok(self.0.show(&frame.image, scene)?)
@@ -46,12 +50,14 @@ impl Display for WindowDisplay {
     }
 }
 
+#[cfg(feature = "gpu")]
 /// Renders every overlay offscreen and discards it: measures the real render cost on a
 /// machine without a window, and exercises the same code a window will.
 pub struct OffscreenDisplay {
     renderer: Renderer,
 }
 
+#[cfg(feature = "gpu")]
 impl OffscreenDisplay {
     /// Wraps a renderer.
     pub fn new(renderer: Renderer) -> Self {
@@ -59,6 +65,7 @@ impl OffscreenDisplay {
     }
 }
 
+#[cfg(feature = "gpu")]
 impl Display for OffscreenDisplay {
     fn show(&mut self, frame: &Frame, scene: &Scene) -> anyhow::Result<()> {
         self.renderer.render(&frame.image, scene)?;

@@ -23,20 +23,29 @@ pub mod signal;
 pub mod slot;
 pub mod threads;
 
+#[cfg(feature = "gpu")]
 use std::path::Path;
 
-pub use display::{Display, NoDisplay, OffscreenDisplay, WindowDisplay};
+pub use display::{Display, NoDisplay};
+#[cfg(feature = "gpu")]
+pub use display::{OffscreenDisplay, WindowDisplay};
 pub use report::{LiveReport, Samples};
 pub use signal::{StopSignal, exit_by_signal, stop_on_signal, stop_signal};
 pub use slot::Latest;
 pub use threads::{Infer, LiveOptions, run_live};
 
+#[cfg(feature = "gpu")]
 use crate::capture::v4l2::V4l2Device;
+#[cfg(feature = "gpu")]
 use crate::capture::{Camera, CameraSettings};
+#[cfg(feature = "gpu")]
 use crate::config::Config;
+#[cfg(feature = "gpu")]
 use crate::render::{RenderMode, Renderer};
+#[cfg(feature = "gpu")]
 use crate::session::Session;
 
+#[cfg(feature = "gpu")]
 /// `emocue run` with a camera: opens it (failing with the fix when it cannot), loads
 /// the pipeline, renders offscreen (or not at all without a GPU adapter) and runs the
 /// loop until Ctrl-C or `opts.duration`.

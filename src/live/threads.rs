@@ -32,6 +32,7 @@ pub struct LiveOptions {
     /// While the camera is down, redraw the status banner this often.
     pub status_refresh: Duration,
     /// Show the overlay in a window (else offscreen, or not at all without a GPU).
+    #[cfg(feature = "gpu")]
     pub window: Option<crate::render::window::WindowOptions>,
 }
 
@@ -41,6 +42,7 @@ impl Default for LiveOptions {
             duration: None,
             stats_every: None,
             status_refresh: Duration::from_millis(200),
+            #[cfg(feature = "gpu")]
             window: None,
         }
     }

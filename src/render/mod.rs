@@ -13,16 +13,23 @@
 
 pub mod atlas;
 pub mod draw;
+#[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod layout;
+#[cfg(feature = "gpu")]
 pub mod output;
+#[cfg(feature = "gpu")]
 pub mod preview;
+#[cfg(feature = "gpu")]
 pub mod window;
 
 use std::collections::HashMap;
+#[cfg(feature = "gpu")]
 use std::time::Instant;
 
+#[cfg(feature = "gpu")]
 use glam::Vec2;
+#[cfg(feature = "gpu")]
 use image::{RgbImage, RgbaImage};
 
 use crate::detect::Rect;
@@ -30,6 +37,7 @@ use crate::detect::Rect;
 pub use crate::color::Rgba;
 pub use crate::style::OverlayOptions;
 pub use atlas::GlyphAtlas;
+#[cfg(feature = "gpu")]
 pub use gpu::{GpuOverlay, GpuRenderer, OFFSCREEN_FORMAT};
 pub use layout::{Aabb, CaptionLayout, CaptionRequest, LayoutOptions, PlacedCaption};
 
@@ -131,6 +139,7 @@ pub struct Scene {
     pub notices: Vec<Notice>,
 }
 
+#[cfg(feature = "gpu")]
 /// The overlay drawn into a render pass someone else owns, in the manner of glyphon's
 /// `TextRenderer`: [`Overlay::prepare`] does the CPU work of a frame (caption layout,
 /// glyphs, quads) and uploads it on the caller's device and queue, then
@@ -145,6 +154,7 @@ pub struct Overlay {
     last: Vec<PlacedCaption>,
 }
 
+#[cfg(feature = "gpu")]
 impl Overlay {
     /// An overlay for passes whose target has `format`, on `device`.
     pub fn new(
@@ -244,6 +254,7 @@ impl Overlay {
     }
 }
 
+#[cfg(feature = "gpu")]
 /// An [`Overlay`] on a device of its own: offscreen pictures read back, or a window
 /// surface presented. Both are thin users of the overlay's prepare/render.
 pub struct Renderer {
@@ -252,6 +263,7 @@ pub struct Renderer {
     last_ms: f64,
 }
 
+#[cfg(feature = "gpu")]
 impl Renderer {
     /// An offscreen renderer on the best adapter there is (a GPU, else lavapipe).
     pub fn new(options: OverlayOptions, mode: RenderMode) -> Result<Self, RenderError> {
