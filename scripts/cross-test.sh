@@ -12,7 +12,8 @@
 #
 # Needs: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
 #        rustup target add aarch64-unknown-linux-gnu
-# Extra arguments go to the test binaries, e.g. `scripts/cross-test.sh detect::`.
+# Extra arguments go to the test binaries, e.g. `scripts/cross-test.sh detect::`;
+# `--build-only` builds them and runs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=aarch64-unknown-linux-gnu
@@ -30,9 +31,15 @@ if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
   exit 1
 fi
 
+args=(--profile cross --target "$target" --lib --no-default-features -p emocue -p v4l2-sys-mit)
+# `--build-only`: build the test binaries and stop (.ci/run builds them in the
+# background while the native tests run, then calls this script again for the tests).
+if [ "${1:-}" = --build-only ]; then
+  exec cargo test "${args[@]}" --no-run
+fi
 t0=$SECONDS
-cargo test --profile cross --target "$target" --lib --no-default-features -p emocue -p v4l2-sys-mit --no-run
+cargo test "${args[@]}" --no-run
 t1=$SECONDS
-cargo test --profile cross --target "$target" --lib --no-default-features -p emocue -p v4l2-sys-mit -- "$@"
+cargo test "${args[@]}" -- "$@"
 t2=$SECONDS
 echo "cross-test: build $((t1 - t0)) s, tests under QEMU $((t2 - t1)) s"

@@ -41,7 +41,7 @@ if [ ! -x "$PY" ] && [ "$PY" = "$PWD/.venv/bin/python" ]; then
     python3 -m venv .venv.partial && .venv.partial/bin/pip install -q --upgrade pip \
       && .venv.partial/bin/pip install -q -r training/requirements.txt \
       && mv .venv.partial .venv \
-      && { grep -lI '/\.venv\.partial' .venv/bin/* | xargs -r sed -i 's|/\.venv\.partial|/.venv|g'; }
+      && { grep -lI '\.venv\.partial' .venv/bin/* | xargs -r sed -i 's|\.venv\.partial|.venv|g'; }
   ) > "$venv_log" 2>&1 &
   venv_pid=$!
 fi
