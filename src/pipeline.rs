@@ -252,6 +252,27 @@ impl Pipeline {
         self.caption_style(shown).map(|(text, _)| text)
     }
 
+    /// What a face in a still photo is captioned: its leading class when that class's
+    /// threshold (the wording's `min_confidence`) is met, else "not sure", as live
+    /// video decides, but with no history to smooth, dwell on or hold.
+    pub fn still_shown(&self, probs: &[f32]) -> Shown {
+        let Some(best) = crate::classify::argmax(probs) else {
+            return Shown::Nothing;
+        };
+        let opts = &self.options.smoothing;
+        let threshold = self
+            .labels()
+            .get(best)
+            .and_then(|k| opts.thresholds.get(k))
+            .copied()
+            .unwrap_or(opts.default_threshold);
+        if probs[best] >= threshold {
+            Shown::Label(best)
+        } else {
+            Shown::Unsure
+        }
+    }
+
     /// Caption text and profile colour for a state.
     pub fn caption_style(&self, shown: Shown) -> Option<(String, Option<Rgba>)> {
         let key = match shown {

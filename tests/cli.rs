@@ -586,3 +586,42 @@ fn bench_json_has_every_documented_key_and_onnxruntime_script_matches_the_networ
         );
     }
 }
+
+#[test]
+fn classify_says_what_the_wearer_would_read_and_not_sure_under_the_profiles_threshold() {
+    let file = "samples/astronaut/frame_000.jpg";
+    let out = emocue_ok(&["classify", "--json", file]);
+    let face = &json_lines(&String::from_utf8_lossy(&out.stdout))[0]["faces"][0];
+    assert_eq!(face["label"], "happiness");
+    assert_eq!(face["caption"], "looks happy");
+    assert_eq!(face["unsure"], false);
+    let human = emocue_ok(&["classify", file]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("shown as \"looks happy\""));
+
+    // A clinician who wants happiness only when certain: the same face is "not sure".
+    let dir = scratch("classify_caption");
+    let en = std::fs::read_to_string(root().join("config/labels/en.toml")).unwrap();
+    let strict = en.replacen("min_confidence = 0.52", "min_confidence = 1.0", 1);
+    assert_ne!(
+        strict, en,
+        "en.toml's happiness threshold moved; update this test"
+    );
+    std::fs::write(dir.join("strict.toml"), strict).unwrap();
+    std::fs::write(
+        dir.join("settings.toml"),
+        "[captions]\nprofile = \"strict.toml\"\n",
+    )
+    .unwrap();
+    let settings = dir.join("settings.toml");
+    let out = emocue_ok(&[
+        "classify",
+        "--json",
+        "--config",
+        settings.to_str().unwrap(),
+        file,
+    ]);
+    let face = &json_lines(&String::from_utf8_lossy(&out.stdout))[0]["faces"][0];
+    assert_eq!(face["label"], "happiness");
+    assert_eq!(face["caption"], "not sure");
+    assert_eq!(face["unsure"], true);
+}

@@ -11,6 +11,7 @@ use emocue::events::{box_json, probs_json};
 use emocue::note;
 use emocue::pipeline::resolve_model;
 use emocue::session::Session;
+use emocue::smooth::Shown;
 use emocue::source::{self, IMAGE_FORMATS, is_image};
 use emocue::still::{self, Look};
 
@@ -159,14 +160,20 @@ fn classify_one(
         let (detector, classifier) = pipeline.pipeline_mut().models_mut();
         still::read_photo(detector, classifier, &frame, look)?
     };
+    let pipeline = pipeline.pipeline();
     Ok(faces
         .iter()
         .map(|f| {
             let best = emocue::classify::argmax(&f.probs).unwrap_or(0);
+            // What the wearer would read: the wording profile's caption, or its "not
+            // sure" when the emotion's min_confidence is not met (null: hidden).
+            let shown = pipeline.still_shown(&f.probs);
             json!({
                 "box": box_json(&f.rect),
                 "score": f.score.map(|s| (s as f64 * 1e4).round() / 1e4),
                 "label": labels.get(best),
+                "caption": pipeline.caption(shown),
+                "unsure": shown == Shown::Unsure,
                 "probs": probs_json(&labels, &f.probs),
             })
         })
@@ -192,7 +199,11 @@ fn human(line: &Value, _labels: &[String]) -> String {
         .map(|f| {
             let label = f["label"].as_str().unwrap_or("?");
             let p = f["probs"][label].as_f64().unwrap_or(0.0);
-            format!("{label} ({:.0}%) at {}", p * 100.0, f["box"])
+            let caption = match f["caption"].as_str() {
+                Some(c) => format!(", shown as \"{c}\""),
+                None => ", not shown".into(),
+            };
+            format!("{label} ({:.0}%{caption}) at {}", p * 100.0, f["box"])
         })
         .collect();
     format!("{file}: {}", parts.join("; "))
