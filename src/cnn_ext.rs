@@ -1,5 +1,6 @@
 //! Our extension to tract for the BlazeFace detector (issue 20): ops tract 0.23 runs
-//! slowly on this network, replaced in the typed graph before tract optimises it.
+//! slowly on this network, replaced in the typed graph before tract optimises it (and
+//! the classifiers' one-channel stem, which tract ran at 3 G MAC/s).
 //!
 //! `emocue bench --profile --model models/blazeface_full_range.onnx` showed, against
 //! onnxruntime's per-node profile of the same file (docs/performance.md, "The detector
@@ -8,7 +9,9 @@
 //! * the stem, a 3×3 stride-2 convolution of the 3-channel input, took 15 % of the
 //!   detector at 4 G MAC/s: tract gathers its stride-2 pixels through a lazy im2col.
 //!   [`SmallConv`] writes one output row's patches at a time and multiplies them in
-//!   register blocks.
+//!   register blocks. The classifiers' stem (3×3, stride 1, one input channel: 9
+//!   inputs per output) took 8 % of the classifier for the same reason; since session
+//!   22 it runs as a [`SmallConv`] too, a quarter of the time.
 //! * the depthwise convolutions, 31 %, the stride-2 ones worst: [`DepthWise`] reads
 //!   every tap as a contiguous run of a padded, phase-split copy of each channel.
 //! * the 2×2 max pools that `training/tools/blazeface_graph.py` writes as the max of even and
@@ -16,9 +19,9 @@
 //!   [`MaxPool2x2`] does it in one pass, bit-identical.
 //!
 //! [`rewrite`] applies them to any model [`crate::onnx::OnnxFile`] loads; the patterns
-//! are narrow (f32, NCHW or CHW, batch 1, constant weights, a strided convolution with
-//! at most [`MAX_IM2COL_DEPTH`] inputs per output, the exact slice pattern of a 2×2
-//! pool), and the classifiers have none of them. Convolution results differ from
+//! are narrow (f32, NCHW or CHW, batch 1, constant weights, a convolution of at least
+//! 2 taps with at most [`MAX_IM2COL_DEPTH`] inputs per output, the exact slice pattern
+//! of a 2×2 pool); of the classifiers only the stem matches. Convolution results differ from
 //! tract's only by float rounding (summation order); `tests` compare them.
 
 use tract_onnx::prelude::*;
@@ -703,7 +706,7 @@ impl TypedOp for MaxPool2x2 {
 /// What [`rewrite`] replaced.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Rewritten {
-    /// Strided convolutions with a shallow patch now run as [`SmallConv`].
+    /// Convolutions with a shallow patch now run as [`SmallConv`].
     pub small_convs: usize,
     /// Row/column max pools now run as one [`MaxPool2x2`].
     pub max_pools: usize,
@@ -713,7 +716,7 @@ pub struct Rewritten {
 
 /// The concrete f32 NCHW batch-1 shape of `outlet`, if it has one (a rank-3 tensor, as
 /// tract's decluttered graph holds a CHW one, counts as batch 1).
-fn nchw1(model: &TypedModel, outlet: OutletId) -> TractResult<Option<[usize; 4]>> {
+pub(crate) fn nchw1(model: &TypedModel, outlet: OutletId) -> TractResult<Option<[usize; 4]>> {
     let fact = model.outlet_fact(outlet)?;
     if fact.datum_type != f32::datum_type() {
         return Ok(None);
@@ -725,7 +728,7 @@ fn nchw1(model: &TypedModel, outlet: OutletId) -> TractResult<Option<[usize; 4]>
     }))
 }
 
-/// The [`SmallConv`] replacing `node`, a strided convolution with a shallow patch.
+/// The [`SmallConv`] replacing `node`, a convolution with a shallow patch.
 fn small_conv_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<SmallConv>> {
     let Some(conv) = node.op_as::<Conv>() else {
         return Ok(None);
@@ -746,7 +749,7 @@ fn small_conv_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Sm
     };
     let (kh, kw) = (ps.kernel_shape[0], ps.kernel_shape[1]);
     let stride = (ps.stride(0), ps.stride(1));
-    if c * kh * kw > MAX_IM2COL_DEPTH || stride == (1, 1) || kh * kw < 2 {
+    if c * kh * kw > MAX_IM2COL_DEPTH || kh * kw < 2 {
         return Ok(None);
     }
     let o = ps.output_channels;
@@ -783,7 +786,7 @@ fn small_conv_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Sm
 }
 
 /// The values of a constant f32 input.
-fn const_f32(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Vec<f32>>> {
+pub(crate) fn const_f32(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Vec<f32>>> {
     let Some(t) = model.outlet_fact(outlet)?.konst.clone() else {
         return Ok(None);
     };
@@ -873,8 +876,8 @@ fn even_odd_max(model: &TypedModel, node: &TypedNode, axis: usize) -> Option<Out
     (a == b && ma + mb == 1).then_some(a)
 }
 
-/// Replaces, in a typed graph, each strided small convolution by [`Im2col`] and a 1×1
-/// convolution, and each 2×2 max pool written as row then column `Max`es of strided
+/// Replaces, in a typed graph, each convolution with a shallow patch by a
+/// [`SmallConv`], each depthwise convolution by a [`DepthWise`], and each 2×2 max pool written as row then column `Max`es of strided
 /// slices by one [`MaxPool2x2`] (see the module docs).
 pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
     let mut done = Rewritten::default();
@@ -1054,10 +1057,15 @@ mod tests {
             assert_eq!(done.small_convs, 1, "{shape:?} {k:?} {s:?}");
             close(&plain, &ours);
         }
-        // Stride 1, or a deep patch: tract's own path.
-        let model = conv_model((3, 8, 8), 4, 1, (3, 3), (1, 1), ((1, 1), (1, 1)));
-        assert_eq!(both(model, &[1, 3, 8, 8]).2, Rewritten::default());
+        // Stride 1, as the classifiers' stem (one channel, 48x48).
+        let model = conv_model((1, 48, 48), 16, 1, (3, 3), (1, 1), ((1, 1), (1, 1)));
+        let (plain, ours, done) = both(model, &[1, 1, 48, 48]);
+        assert_eq!(done.small_convs, 1);
+        close(&plain, &ours);
+        // A deep patch, or a 1x1 convolution: tract's own path.
         let model = conv_model((8, 8, 8), 4, 1, (3, 3), (2, 2), ((1, 1), (1, 1)));
+        assert_eq!(both(model, &[1, 8, 8, 8]).2, Rewritten::default());
+        let model = conv_model((8, 8, 8), 4, 1, (1, 1), (1, 1), ((0, 0), (0, 0)));
         assert_eq!(both(model, &[1, 8, 8, 8]).2, Rewritten::default());
     }
 

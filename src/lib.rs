@@ -50,6 +50,7 @@ pub mod live;
 pub mod onnx;
 pub mod pipeline;
 pub mod profile;
+pub mod qconv;
 pub mod qdq;
 pub mod render;
 pub mod replay;

@@ -7,6 +7,27 @@ use std::sync::Arc;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
+/// Which of our extensions to tract [`OnnxFile::plan_with`] applies; all by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extensions {
+    /// One op per `QuantizeLinear → DequantizeLinear` pair ([`crate::qdq`]).
+    pub qdq: bool,
+    /// The detector's stem, depthwise convolutions and max pools ([`crate::cnn_ext`]).
+    pub cnn: bool,
+    /// Integer convolutions of quantized activations ([`crate::qconv`]; needs `qdq`).
+    pub qconv: bool,
+}
+
+impl Default for Extensions {
+    fn default() -> Self {
+        Extensions {
+            qdq: true,
+            cnn: true,
+            qconv: true,
+        }
+    }
+}
+
 /// A model that cannot be used, with the path and a hint at the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -131,6 +152,16 @@ impl OnnxFile {
         &self,
         shape: &[usize],
     ) -> Result<(Arc<TypedRunnableModel>, Vec<Vec<usize>>), ModelError> {
+        self.plan_with(shape, Extensions::default())
+    }
+
+    /// [`Self::plan_checked`] with a choice of our extensions to tract, for A/B
+    /// timing and tests (`examples/model_ab.rs`); the app always uses all of them.
+    pub fn plan_with(
+        &self,
+        shape: &[usize],
+        ext: Extensions,
+    ) -> Result<(Arc<TypedRunnableModel>, Vec<Vec<usize>>), ModelError> {
         let load = |e: anyhow::Error| ModelError::Load {
             path: self.path.clone(),
             reason: format!("{e:#}"),
@@ -169,11 +200,19 @@ impl OnnxFile {
         // Our extension for QDQ int8 files (issue 20): one vectorised op for each
         // QuantizeLinear → DequantizeLinear pair, bit-identical to tract's two.
         let mut typed = typed;
-        crate::qdq::fuse_qdq_pairs(&mut typed).map_err(load)?;
+        if ext.qdq {
+            crate::qdq::fuse_qdq_pairs(&mut typed).map_err(load)?;
+        }
         // And for the detector's stem and max pools (src/cnn_ext.rs), on the
         // decluttered graph where they have their canonical form.
         let mut typed = typed.into_decluttered().map_err(load)?;
-        crate::cnn_ext::rewrite(&mut typed).map_err(load)?;
+        if ext.cnn {
+            crate::cnn_ext::rewrite(&mut typed).map_err(load)?;
+        }
+        // And the int8 classifier's convolutions in integers (src/qconv.rs).
+        if ext.qconv {
+            crate::qconv::rewrite(&mut typed).map_err(load)?;
+        }
         let plan = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())

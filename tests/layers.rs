@@ -19,8 +19,8 @@ const LAYERS: [(&str, &[&str]); 6] = [
     (
         "vision",
         &[
-            "onnx", "cnn_ext", "qdq", "detect", "crop", "classify", "track", "smooth", "schedule",
-            "speech", "caption", "still", "pipeline",
+            "onnx", "cnn_ext", "qdq", "qconv", "detect", "crop", "classify", "track", "smooth",
+            "schedule", "speech", "caption", "still", "pipeline",
         ],
     ),
     // Settings and wording files: parsing, checking, watching for edits.

@@ -1,0 +1,976 @@
+//! Our extension to tract for the int8 classifier (issue 20): its 3×3 convolutions in
+//! integer arithmetic.
+//!
+//! After [`crate::qdq`] the QDQ int8 file runs as f32 convolutions over activations that
+//! sit on a uint8 grid: every convolution's input comes out of a [`QdqRound`], and its
+//! weights, dequantised once at load, sit on a per-channel int8 grid. tract's f32
+//! matrix products over these small maps (24×24 to 6×6 pixels, 24 to 60 channels) were
+//! 78 % of the network's time (`emocue bench --profile`), so the int8 file could not be
+//! faster than the f32 one. [`QConv`] computes such a convolution as onnxruntime does:
+//! the input's grid steps (`x / scale`, exact integers of at most 9 bits) times the
+//! weights' int8 steps, summed exactly in 32-bit integers (AVX2 `vpmaddwd`: 16
+//! multiply-adds per instruction, twice an f32 FMA's 8), then one multiply by
+//! `input scale × weight scale` per output channel and the bias.
+//!
+//! Results: the exact sum of the products of the dequantised values, rounded once to
+//! f32; tract's f32 product rounds at every step, so outputs differ from its own by
+//! float rounding only (`tests`), and onnxruntime's integer kernels compute the exact
+//! sum too. [`rewrite`] applies it to a convolution only when its input comes from a
+//! [`QdqRound`] and every output channel's weights sit on an int8 grid (checked to
+//! 1e-6 of the channel's largest weight); f32 and w8 graphs have no such convolution
+//! and are left as they are.
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
+use tract_onnx::tract_core::ops::einsum::EinSum;
+use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
+use tract_onnx::tract_core::ops::math::Add;
+use tract_onnx::tract_core::ops::nn::DataFormat;
+
+use crate::cnn_ext::{const_f32, nchw1};
+use crate::qdq::QdqRound;
+
+/// Output pixels per register block of the product (two AVX2 registers of 8 sums).
+const PX: usize = 16;
+/// Output channels per register block.
+const CO: usize = 4;
+/// The deepest patch (input channels × taps) taken; deeper convolutions stay tract's
+/// (the classifier's deepest is 60 × 9 = 540). It also bounds an integer sum:
+/// 4,096 × 255 × 128 < 2^31.
+pub const MAX_DEPTH: usize = 4096;
+
+/// A convolution (NCHW or CHW f32, batch 1, group 1, no dilation) whose input sits on
+/// the grid `n · scale` (`|n| ≤ 255`) and whose weights sit on a per-channel int8 grid,
+/// computed in integers (see the module docs).
+///
+/// No patch matrix: the input's steps go into zero-padded planes, split by stride
+/// phase (so a stride-2 tap reads every pixel of one phase) and with channels in
+/// pairs (`vpmaddwd` multiplies and adds two neighbours). Output pixel `(oy, ox)` is
+/// then computed at position `q = oy · WQ + ox` of the phase width `WQ`, and each tap
+/// reads its phase plane at `q` plus a fixed offset: a product over contiguous runs.
+/// Positions with `ox ≥ OW` are computed and dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QConv {
+    /// Input channels, height, width.
+    pub input: (usize, usize, usize),
+    /// Kernel height and width.
+    pub kernel: (usize, usize),
+    /// Strides (rows, columns).
+    pub stride: (usize, usize),
+    /// Padding before (top, left).
+    pub pad: (usize, usize),
+    /// Output channels, height, width.
+    pub output: (usize, usize, usize),
+    /// Output shape as the graph holds it (`[1, O, OH, OW]` or `[O, OH, OW]`).
+    pub out_shape: TVec<usize>,
+    /// `1 / scale` of the input grid.
+    pub inv_in_scale: f32,
+    /// Weight steps `[O', C' · KH · KW, CO, 2]`: blocks of [`CO`] output channels, then
+    /// (channel pair, tap), then the pair; missing channels are zero.
+    pub weights: Vec<i16>,
+    /// Per output channel: input scale × weight scale (padded to a multiple of [`CO`]).
+    pub scale: Vec<f32>,
+    /// Per output channel bias (padded likewise).
+    pub bias: Vec<f32>,
+}
+
+impl Eq for QConv {}
+
+impl std::hash::Hash for QConv {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.input, self.kernel, self.stride, self.pad, self.output).hash(h);
+        self.weights.hash(h);
+        self.scale
+            .iter()
+            .chain(&self.bias)
+            .chain([&self.inv_in_scale])
+            .for_each(|v| v.to_bits().hash(h));
+    }
+}
+
+/// The int8 steps and scale of one output channel's weights, if they sit on a grid
+/// `q · s` with `|q| ≤ 127` (to 1e-6 of the largest): the finest such grid, found from
+/// the largest weight (`s` = largest / m for m = 127, 126, …).
+pub fn int8_grid(w: &[f32]) -> Option<(Vec<i16>, f32)> {
+    let a = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if !a.is_finite() {
+        return None;
+    }
+    if a == 0.0 {
+        return Some((vec![0; w.len()], 0.0));
+    }
+    let tol = a * 1e-6;
+    (1..=127).rev().find_map(|m| {
+        let s = a / m as f32;
+        let q: Vec<i16> = w.iter().map(|v| (v / s).round() as i16).collect();
+        let fits = q
+            .iter()
+            .zip(w)
+            .all(|(&q, &v)| q.abs() <= 127 && (q as f32 * s - v).abs() <= tol);
+        fits.then_some((q, s))
+    })
+}
+
+/// Adding then subtracting 1.5 · 2^23 rounds an f32 below 2^22 to an integer (as in
+/// [`crate::qdq`]): vectorisable everywhere, where `f32::round` is a library call
+/// without SSE4.1.
+const ROUND_MAGIC: f32 = 12_582_912.0;
+
+/// Where [`QConv`]'s planes put things, for one input size.
+struct Layout {
+    /// Phase plane height and width (`WQ`).
+    hq: usize,
+    wq: usize,
+    /// Length of one phase plane in pixels, slack included so that every computed
+    /// position's taps stay inside it.
+    len: usize,
+    /// Output positions computed, `OH · WQ` rounded up to [`PX`].
+    q16: usize,
+}
+
+impl QConv {
+    /// The op for an OIHW kernel `[O, C, KH, KW]` of f32 weights on per-channel int8
+    /// grids, or `None` if a channel's weights are not on one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        input: (usize, usize, usize),
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        pad: (usize, usize),
+        output: (usize, usize, usize),
+        out_shape: TVec<usize>,
+        in_scale: f32,
+        weights: &[f32],
+        bias: &[f32],
+    ) -> Option<Self> {
+        let (c, (kh, kw), o) = (input.0, kernel, output.0);
+        let taps = kh * kw;
+        let depth = c * taps;
+        if depth == 0
+            || depth > MAX_DEPTH
+            || stride.0 == 0
+            || stride.1 == 0
+            || output.1 == 0
+            || output.2 == 0
+            || weights.len() != o * depth
+            || bias.len() != o
+            || out_shape.iter().product::<usize>() != o * output.1 * output.2
+            || !(in_scale.is_finite() && in_scale > 0.0)
+        {
+            return None;
+        }
+        let pairs = c.div_ceil(2) * taps;
+        let blocks = o.div_ceil(CO);
+        let mut packed = vec![0i16; blocks * pairs * CO * 2];
+        let mut scale = vec![0f32; blocks * CO];
+        let mut b = vec![0f32; blocks * CO];
+        for oc in 0..o {
+            let (q, s) = int8_grid(&weights[oc * depth..][..depth])?;
+            for (k, q) in q.into_iter().enumerate() {
+                let (ic, tap) = (k / taps, k % taps);
+                let pair = (ic / 2) * taps + tap;
+                packed[(((oc / CO) * pairs + pair) * CO + oc % CO) * 2 + ic % 2] = q;
+            }
+            scale[oc] = in_scale * s;
+            b[oc] = bias[oc];
+        }
+        Some(QConv {
+            input,
+            kernel,
+            stride,
+            pad,
+            output,
+            out_shape,
+            inv_in_scale: 1.0 / in_scale,
+            weights: packed,
+            scale,
+            bias: b,
+        })
+    }
+
+    fn layout(&self) -> Layout {
+        let (_, oh, ow) = self.output;
+        let (kh, kw) = self.kernel;
+        let (sh, sw) = self.stride;
+        // The zero-padded input every tap reads from, then split into phases.
+        let (hp, wp) = ((oh - 1) * sh + kh, (ow - 1) * sw + kw);
+        let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
+        let q16 = (oh * wq).next_multiple_of(PX);
+        let max_offset = ((kh - 1) / sh) * wq + (kw - 1) / sw;
+        Layout {
+            hq,
+            wq,
+            len: (hq * wq).max(q16 + max_offset),
+            q16,
+        }
+    }
+
+    /// Fills `out` (`[O, OH, OW]`) from `x` (`[C, H, W]`); `planes` is scratch.
+    pub fn run(&self, x: &[f32], out: &mut [f32], planes: &mut Vec<u32>) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has the features `run_avx2` is compiled for.
+            unsafe { self.run_avx2(x, out, planes) };
+            return;
+        }
+        self.run_with::<false>(x, out, planes);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_avx2(&self, x: &[f32], out: &mut [f32], planes: &mut Vec<u32>) {
+        self.run_with::<true>(x, out, planes);
+    }
+
+    #[inline(always)]
+    fn run_with<const AVX2: bool>(&self, x: &[f32], out: &mut [f32], planes: &mut Vec<u32>) {
+        let lay = self.layout();
+        self.fill_planes::<AVX2>(x, planes, &lay);
+        let (o, oh, ow) = self.output;
+        let (kh, kw) = self.kernel;
+        let (sh, sw) = self.stride;
+        // Start of each (channel pair, tap)'s run in `planes`.
+        let offsets: Vec<usize> = (0..self.input.0.div_ceil(2))
+            .flat_map(|cp| {
+                (0..kh * kw).map(move |t| {
+                    let (r, c) = (t / kw, t % kw);
+                    let phase = (cp * sh + r % sh) * sw + c % sw;
+                    phase * lay.len + (r / sh) * lay.wq + c / sw
+                })
+            })
+            .collect();
+        let pairs = offsets.len();
+        // Every run `block` reads (PX pairs at offset + q0) stays inside `planes`.
+        let last = offsets.iter().max().map_or(0, |&o| o + lay.q16);
+        assert!(last <= planes.len() && self.weights.len().is_multiple_of(pairs * CO * 2));
+        let mut acc = [[0i32; PX]; CO];
+        for (blk, ((w, scale), bias)) in self
+            .weights
+            .chunks_exact(pairs * CO * 2)
+            .zip(self.scale.chunks_exact(CO))
+            .zip(self.bias.chunks_exact(CO))
+            .enumerate()
+        {
+            for q0 in (0..lay.q16).step_by(PX) {
+                block::<AVX2>(w, planes, &offsets, q0, &mut acc);
+                // Position q0 + i is output (oy, ox) with ox < WQ; keep ox < OW.
+                let mut i = 0;
+                while i < PX {
+                    let (oy, ox) = ((q0 + i) / lay.wq, (q0 + i) % lay.wq);
+                    if oy >= oh {
+                        break;
+                    }
+                    let n = (PX - i).min(lay.wq - ox);
+                    let keep = n.min(ow.saturating_sub(ox));
+                    for (j, a) in acc.iter().enumerate().take(o - blk * CO) {
+                        let dst = &mut out[((blk * CO + j) * oh + oy) * ow + ox.min(ow)..][..keep];
+                        for (d, &a) in dst.iter_mut().zip(&a[i..i + keep]) {
+                            *d = a as f32 * scale[j] + bias[j];
+                        }
+                    }
+                    i += n;
+                }
+            }
+        }
+    }
+
+    /// The input's grid steps in the phase planes of `lay` (`[C', SH, SW, len]`, each
+    /// element a channel pair: the even channel's step in the low 16 bits, the odd
+    /// one's in the high 16), zero where the padding is.
+    #[inline(always)]
+    fn fill_planes<const AVX2: bool>(&self, x: &[f32], planes: &mut Vec<u32>, lay: &Layout) {
+        let (c, h, w) = self.input;
+        let (sh, sw) = self.stride;
+        let (pt, pl) = self.pad;
+        let (hp, wp) = (lay.hq * sh, lay.wq * sw);
+        planes.clear();
+        planes.resize(c.div_ceil(2) * sh * sw * lay.len, 0);
+        let inv = self.inv_in_scale;
+        let step = |v: f32| {
+            // On the grid by construction; clamped so a stray value cannot wrap.
+            (((v * inv).clamp(-32767.0, 32767.0) + ROUND_MAGIC) - ROUND_MAGIC) as i32
+        };
+        let pack = |a: f32, b: f32| (step(a) as u32 & 0xffff) | ((step(b) as u32) << 16);
+        let zeros = vec![0f32; w];
+        let mut row = vec![0u32; w];
+        for (cp, pair) in x.chunks(2 * h * w).enumerate() {
+            let (a, b) = pair.split_at(h * w);
+            for y in 0..h {
+                let py = y + pt;
+                if py >= hp {
+                    break;
+                }
+                let ra = &a[y * w..][..w];
+                // An odd last channel pairs with zeros.
+                let rb = if b.is_empty() {
+                    &zeros[..]
+                } else {
+                    &b[y * w..][..w]
+                };
+                // The row's steps, packed in channel pairs.
+                #[cfg(target_arch = "x86_64")]
+                let done = if AVX2 {
+                    // SAFETY: AVX2 is only true inside `run_avx2`, whose CPU has it.
+                    unsafe { pack_avx2(&mut row, ra, rb, inv) }
+                } else {
+                    0
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let done = 0;
+                for ((d, &va), &vb) in row[done..].iter_mut().zip(&ra[done..]).zip(&rb[done..]) {
+                    *d = pack(va, vb);
+                }
+                // The row's pixels of column phase `ph` are every `sw`-th from `x0`,
+                // consecutive in that phase's plane from column `(x0 + pl) / sw`.
+                for ph in 0..sw {
+                    let x0 = (ph + sw - pl % sw) % sw;
+                    let n = wp.saturating_sub(pl).min(w).saturating_sub(x0).div_ceil(sw);
+                    if n == 0 {
+                        continue;
+                    }
+                    let phase = (cp * sh + py % sh) * sw + ph;
+                    let at = phase * lay.len + (py / sh) * lay.wq + (x0 + pl) / sw;
+                    let dst = &mut planes[at..][..n];
+                    if sw == 1 {
+                        dst.copy_from_slice(&row[x0..][..n]);
+                    } else {
+                        for (d, &v) in dst.iter_mut().zip(row[x0..].iter().step_by(sw)) {
+                            *d = v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`QConv::fill_planes`]'s packing of two rows, 8 pixels at a time: `dst[i]` = the
+/// grid steps of `a[i]` (low 16 bits) and `b[i]` (high), rounded half to even and
+/// clamped to ±32767 as the scalar code does (NaN gives 0 in both). Returns how many
+/// it wrote (a multiple of 8; the caller does the rest).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn pack_avx2(dst: &mut [u32], a: &[f32], b: &[f32], inv: f32) -> usize {
+    use std::arch::x86_64::*;
+    let n = dst.len().min(a.len()).min(b.len()) / 8 * 8;
+    // SAFETY (whole body): every load and store is of 8 elements at i < n, within
+    // all three slices.
+    unsafe {
+        let (inv, hi, lo) = (
+            _mm256_set1_ps(inv),
+            _mm256_set1_ps(32767.0),
+            _mm256_set1_ps(-32767.0),
+        );
+        // min/max return their second operand when one is NaN: NaN stays NaN and
+        // converts to 0x8000_0000, whose low 16 bits are 0.
+        let step = |p: *const f32| {
+            let v = _mm256_mul_ps(_mm256_loadu_ps(p), inv);
+            _mm256_cvtps_epi32(_mm256_max_ps(lo, _mm256_min_ps(hi, v)))
+        };
+        let mask = _mm256_set1_epi32(0xffff);
+        for i in (0..n).step_by(8) {
+            let (sa, sb) = (step(a.as_ptr().add(i)), step(b.as_ptr().add(i)));
+            let v = _mm256_or_si256(_mm256_and_si256(sa, mask), _mm256_slli_epi32(sb, 16));
+            _mm256_storeu_si256(dst.as_mut_ptr().add(i) as *mut __m256i, v);
+        }
+    }
+    n
+}
+
+/// One [`CO`]×[`PX`] block of integer sums into `acc`: weight block `w` (`[pairs, CO,
+/// 2]`) times the runs of `planes` at `offsets[k] + q0`, [`PX`] pairs each.
+#[inline(always)]
+fn block<const AVX2: bool>(
+    w: &[i16],
+    planes: &[u32],
+    offsets: &[usize],
+    q0: usize,
+    acc: &mut [[i32; PX]; CO],
+) {
+    debug_assert!(w.len() == offsets.len() * CO * 2);
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 {
+        // SAFETY: AVX2 is only true inside `run_avx2`, whose CPU has it; `run_with`,
+        // the only caller, asserted that every run read is inside `planes`, and `w`
+        // is one block of its weights.
+        unsafe { block_avx2(w, planes, offsets, q0, acc) };
+        return;
+    }
+    *acc = [[0; PX]; CO];
+    for (k, &off) in offsets.iter().enumerate() {
+        let xs = &planes[off + q0..][..PX];
+        let ws = &w[k * CO * 2..][..CO * 2];
+        for (a, wj) in acc.iter_mut().zip(ws.chunks_exact(2)) {
+            for (a, &x) in a.iter_mut().zip(xs) {
+                let (lo, hi) = (x as u16 as i16, (x >> 16) as u16 as i16);
+                *a += lo as i32 * wj[0] as i32 + hi as i32 * wj[1] as i32;
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn block_avx2(
+    w: &[i16],
+    planes: &[u32],
+    offsets: &[usize],
+    q0: usize,
+    acc: &mut [[i32; PX]; CO],
+) {
+    use std::arch::x86_64::*;
+    const _: () = assert!(PX == 16 && CO == 4);
+    // SAFETY (whole body): the caller checked that each run of 16 pairs at
+    // offsets[k] + q0 is inside `planes`; `w` holds offsets.len() · 4 pairs.
+    unsafe {
+        let z = _mm256_setzero_si256();
+        let mut a = [[z; 2]; CO];
+        let base = planes.as_ptr().add(q0);
+        let wp = w.as_ptr() as *const i32;
+        for (k, &off) in offsets.iter().enumerate() {
+            let p = base.add(off) as *const __m256i;
+            let x0 = _mm256_loadu_si256(p);
+            let x1 = _mm256_loadu_si256(p.add(1));
+            for (j, a) in a.iter_mut().enumerate() {
+                let wj = _mm256_set1_epi32(wp.add(k * CO + j).read_unaligned());
+                a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(x0, wj));
+                a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(x1, wj));
+            }
+        }
+        for (o, a) in acc.iter_mut().zip(&a) {
+            _mm256_storeu_si256(o.as_mut_ptr() as *mut __m256i, a[0]);
+            _mm256_storeu_si256(o.as_mut_ptr().add(8) as *mut __m256i, a[1]);
+        }
+    }
+}
+
+impl Op for QConv {
+    fn name(&self) -> StaticName {
+        "EmocueQConv".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "{:?} → {:?}, kernel {:?} stride {:?} pad {:?}",
+            self.input, self.output, self.kernel, self.stride, self.pad
+        )])
+    }
+
+    op_as_typed_op!();
+}
+
+thread_local! {
+    /// Scratch planes, kept between calls: a fresh allocation this size (up to 80 KB)
+    /// can be fresh pages from the kernel each call.
+    static SCRATCH: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl EvalOp for QConv {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = args_1!(inputs);
+        let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
+        let (c, h, w) = self.input;
+        ensure!(x.len() == c * h * w, "EmocueQConv: input size");
+        // SAFETY: `run` writes every element before the tensor is read.
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&self.out_shape)? };
+        SCRATCH.with(|s| -> TractResult<()> {
+            let planes = &mut *s.borrow_mut();
+            let mut out = out.try_as_plain_ram_mut()?;
+            self.run(x, out.as_slice_mut::<f32>()?, planes);
+            Ok(())
+        })?;
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl TypedOp for QConv {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(inputs[0].datum_type == f32::datum_type());
+        Ok(tvec!(f32::fact(&*self.out_shape)))
+    }
+
+    as_op!();
+}
+
+/// The grid scale of `outlet` if a [`QdqRound`] produces it.
+fn grid_scale(model: &TypedModel, outlet: OutletId) -> Option<f32> {
+    let op = model.node(outlet.node).op_as::<ElementWiseOp>()?;
+    let q = op.0.downcast_ref::<QdqRound>()?;
+    // Steps of at most 9 bits: what an i16 pair sum of the product holds exactly.
+    (q.lo + q.shift >= -255.0 && q.hi + q.shift <= 255.0).then_some(q.scale)
+}
+
+/// The [`QConv`] replacing `node`, a convolution of a grid input with grid weights.
+fn qconv_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<QConv>> {
+    let Some(conv) = node.op_as::<Conv>() else {
+        return Ok(None);
+    };
+    let ps = &conv.pool_spec;
+    if conv.q_params.is_some()
+        || conv.group != 1
+        || conv.kernel_fmt != KernelFormat::OIHW
+        || !matches!(ps.data_format, DataFormat::NCHW | DataFormat::CHW)
+        || ps.kernel_shape.len() != 2
+        || ps.dilation(0) != 1
+        || ps.dilation(1) != 1
+        || node.inputs.len() != 3
+        || matches!(ps.padding, PaddingSpec::ExplicitOnnxPool(..))
+    {
+        return Ok(None);
+    }
+    let Some(in_scale) = grid_scale(model, node.inputs[0]) else {
+        return Ok(None);
+    };
+    let Some([_, c, h, w]) = nchw1(model, node.inputs[0])? else {
+        return Ok(None);
+    };
+    let Some(out_shape) = model
+        .outlet_fact(OutletId::new(node.id, 0))?
+        .shape
+        .as_concrete()
+        .map(TVec::from)
+    else {
+        return Ok(None);
+    };
+    let (kh, kw) = (ps.kernel_shape[0], ps.kernel_shape[1]);
+    let o = ps.output_channels;
+    let (Some(kernel), Some(bias)) = (
+        const_f32(model, node.inputs[1])?,
+        const_f32(model, node.inputs[2])?,
+    ) else {
+        return Ok(None);
+    };
+    let bias = match bias.len() {
+        1 => vec![bias[0]; o],
+        n if n == o => bias,
+        _ => return Ok(None),
+    };
+    let stride = (ps.stride(0), ps.stride(1));
+    let rows = ps.padding.compute_one(0, &h, kh, 1, stride.0);
+    let cols = ps.padding.compute_one(1, &w, kw, 1, stride.1);
+    let (oh, ow) = (rows.convoluted, cols.convoluted);
+    if oh == 0 || ow == 0 || out_shape.iter().product::<usize>() != o * oh * ow {
+        return Ok(None);
+    }
+    Ok(QConv::new(
+        (c, h, w),
+        (kh, kw),
+        stride,
+        (rows.pad_before, cols.pad_before),
+        (o, oh, ow),
+        out_shape,
+        in_scale,
+        &kernel,
+        &bias,
+    ))
+}
+
+/// The [`QConv`] replacing `node`, a 1×1 convolution of a grid input with grid
+/// weights as tract's decluttered graph holds it: an `EinSum` `NIHW,OI->NOHW` (or
+/// `->OHW`) of the batch-1 input and the `[O, I]` weights (its bias is a separate
+/// `Add`, left as it is).
+fn pointwise_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(QConv, OutletId)>> {
+    let Some(einsum) = node.op_as::<EinSum>() else {
+        return Ok(None);
+    };
+    let axes = einsum.axes.to_string();
+    if einsum.q_params.is_some()
+        || einsum.operating_dt != f32::datum_type()
+        || !(axes == "NIHW,OI->NOHW" || axes == "NIHW,OI->OHW")
+        || node.inputs.len() != 2
+    {
+        return Ok(None);
+    }
+    let Some(in_scale) = grid_scale(model, node.inputs[0]) else {
+        return Ok(None);
+    };
+    let Some([_, c, h, w]) = nchw1(model, node.inputs[0])? else {
+        return Ok(None);
+    };
+    if model.outlet_fact(node.inputs[0])?.rank() != 4 {
+        return Ok(None);
+    }
+    let Some(kernel) = const_f32(model, node.inputs[1])? else {
+        return Ok(None);
+    };
+    let Some(out_shape) = model
+        .outlet_fact(OutletId::new(node.id, 0))?
+        .shape
+        .as_concrete()
+        .map(TVec::from)
+    else {
+        return Ok(None);
+    };
+    if c == 0 || !kernel.len().is_multiple_of(c) {
+        return Ok(None);
+    }
+    let o = kernel.len() / c;
+    // The bias: the `Add` of an `[.., O, 1, 1]` constant that is the product's only
+    // consumer, taken into the op (the returned outlet is then the Add's).
+    let mut bias = vec![0.0; o];
+    let mut end = OutletId::new(node.id, 0);
+    if let [next] = &node.outputs[0].successors[..] {
+        let add = model.node(next.node);
+        let is_add = add
+            .op_as::<TypedBinOp>()
+            .is_some_and(|b| b.0.downcast_ref::<Add>().is_some());
+        let other = add.inputs.get(1 - next.slot.min(1));
+        if is_add && add.inputs.len() == 2 {
+            if let Some(b) = other.map(|&i| const_f32(model, i)).transpose()?.flatten() {
+                let shape = model
+                    .outlet_fact(add.inputs[1 - next.slot.min(1)])?
+                    .shape
+                    .clone();
+                let per_channel = shape.as_concrete().is_some_and(|s| {
+                    s.len() >= 3 && s[s.len() - 3] == o && s[s.len() - 2..] == [1, 1]
+                });
+                if b.len() == o
+                    && per_channel
+                    && model.outlet_fact(OutletId::new(add.id, 0))?.shape
+                        == model.outlet_fact(end)?.shape
+                {
+                    bias = b;
+                    end = OutletId::new(add.id, 0);
+                }
+            }
+        }
+    }
+    Ok(QConv::new(
+        (c, h, w),
+        (1, 1),
+        (1, 1),
+        (0, 0),
+        (o, h, w),
+        out_shape,
+        in_scale,
+        &kernel,
+        &bias,
+    )
+    .map(|op| (op, end)))
+}
+
+/// Whether this CPU has the vectorised product ([`QConv`] on x86_64 with AVX2). On
+/// others (the aarch64 wearable) the portable loop would be slower than tract's own
+/// f32 kernels, so [`rewrite`] leaves the graph to tract there until a NEON kernel
+/// has been measured on the device.
+pub fn fast() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
+/// Where [`fast`] holds, replaces each convolution of a [`QdqRound`]'s output with
+/// int8-grid weights (3×3 and the like as `Conv`, 1×1 as the `EinSum` tract makes of
+/// them) by a [`QConv`] (see the module docs); returns how many.
+pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
+    if fast() { rewrite_all(model) } else { Ok(0) }
+}
+
+/// [`rewrite`] on any CPU (the tests check the portable product this way).
+pub fn rewrite_all(model: &mut TypedModel) -> TractResult<usize> {
+    let mut done = 0;
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let (op, end) = match qconv_for(model, node)? {
+            Some(op) => (op, OutletId::new(id, 0)),
+            None => match pointwise_for(model, node)? {
+                Some(found) => found,
+                None => continue,
+            },
+        };
+        let mut patch = TypedModelPatch::new("emocue integer conv");
+        let x = patch.tap_model(model, node.inputs[0])?;
+        let y = patch.wire_node(format!("{}.emocue_qconv", node.name), op, &[x])?[0];
+        patch.shunt_outside(model, end, y)?;
+        patch.apply(model)?;
+        done += 1;
+    }
+    if done > 0 {
+        model.compact()?;
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::tract_core::ops::cnn::PoolSpec;
+
+    /// Deterministic values in [0, 1).
+    fn unit(n: usize, seed: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i as f32 * 0.7311 + seed).sin() * 43758.547).fract().abs())
+            .collect()
+    }
+
+    /// Integer steps in -127..=127.
+    fn steps(n: usize, seed: f32) -> Vec<i32> {
+        unit(n, seed)
+            .iter()
+            .map(|u| (u * 254.999) as i32 - 127)
+            .collect()
+    }
+
+    const IN_SCALE: f32 = 0.037;
+    const IN_ZERO: i32 = 10;
+
+    fn qdq_round() -> ElementWiseOp {
+        let q = QdqRound {
+            inv_scale: 1.0 / IN_SCALE,
+            lo: -IN_ZERO as f32,
+            hi: (255 - IN_ZERO) as f32,
+            shift: 0.0,
+            scale: IN_SCALE,
+        };
+        ElementWiseOp(Box::new(q), None)
+    }
+
+    struct Case {
+        input: (usize, usize, usize),
+        out: usize,
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        pad: ((usize, usize), (usize, usize)),
+    }
+
+    /// `x → [QdqRound] → Conv` with weights `q · s[o]` on int8 grids (or `off_grid`),
+    /// batch 1 NCHW (or CHW); also returns the exact result in f64.
+    fn model(
+        case: &Case,
+        grid_input: bool,
+        off_grid: bool,
+        chw: bool,
+    ) -> (TypedModel, Vec<f32>, Vec<f64>) {
+        let (c, h, w) = case.input;
+        let (kh, kw) = case.kernel;
+        let o = case.out;
+        let depth = c * kh * kw;
+        let q = steps(o * depth, 1.0);
+        let wscale: Vec<f32> = unit(o, 2.0).iter().map(|u| 0.001 + u * 0.01).collect();
+        let mut kernel: Vec<f32> = q
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| q as f32 * wscale[i / depth])
+            .collect();
+        if off_grid {
+            kernel[depth / 2] += wscale[0] * 0.3;
+        }
+        let bias: Vec<f32> = unit(o, 3.0).iter().map(|u| u - 0.5).collect();
+        // Inputs: grid steps (minus the zero point) times the scale, a little off the
+        // grid so that the QdqRound has something to do.
+        let n_in: Vec<i32> = steps(c * h * w, 4.0)
+            .into_iter()
+            .map(|s| s.clamp(-IN_ZERO, 120))
+            .collect();
+        let x: Vec<f32> = n_in.iter().map(|&n| (n as f32 + 0.2) * IN_SCALE).collect();
+
+        let mut m = TypedModel::default();
+        let shape: TVec<usize> = if chw {
+            tvec!(c, h, w)
+        } else {
+            tvec!(1, c, h, w)
+        };
+        let src = m.add_source("x", f32::fact(&*shape)).unwrap();
+        let src = if grid_input {
+            m.wire_node("round", qdq_round(), &[src]).unwrap()[0]
+        } else {
+            src
+        };
+        let k = m
+            .add_const("k", Tensor::from_shape(&[o, c, kh, kw], &kernel).unwrap())
+            .unwrap();
+        let b = m
+            .add_const("b", Tensor::from_shape(&[o], &bias).unwrap())
+            .unwrap();
+        let ((pt, pl), (pb, pr)) = case.pad;
+        let pool_spec = PoolSpec {
+            data_format: if chw {
+                DataFormat::CHW
+            } else {
+                DataFormat::NCHW
+            },
+            kernel_shape: tvec!(kh, kw),
+            padding: PaddingSpec::Explicit(tvec!(pt, pl), tvec!(pb, pr)),
+            dilations: None,
+            strides: Some(tvec!(case.stride.0, case.stride.1)),
+            input_channels: c,
+            output_channels: o,
+        };
+        let conv = Conv {
+            pool_spec,
+            kernel_fmt: KernelFormat::OIHW,
+            group: 1,
+            q_params: None,
+        };
+        let y = m.wire_node("conv", conv, &[src, k, b]).unwrap();
+        m.select_output_outlets(&y).unwrap();
+
+        // The exact convolution of the rounded input.
+        let (sh, sw) = case.stride;
+        let oh = (h + pt + pb - kh) / sh + 1;
+        let ow = (w + pl + pr - kw) / sw + 1;
+        let mut exact = vec![0f64; o * oh * ow];
+        for oc in 0..o {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = 0i64;
+                    for ic in 0..c {
+                        for r in 0..kh {
+                            for s in 0..kw {
+                                let (iy, ix) = (
+                                    (oy * sh + r) as isize - pt as isize,
+                                    (ox * sw + s) as isize - pl as isize,
+                                );
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                    continue;
+                                }
+                                let xin = n_in[(ic * h + iy as usize) * w + ix as usize] as i64;
+                                acc += xin * q[((oc * c + ic) * kh + r) * kw + s] as i64;
+                            }
+                        }
+                    }
+                    exact[(oc * oh + oy) * ow + ox] =
+                        acc as f64 * f64::from(IN_SCALE) * f64::from(wscale[oc])
+                            + f64::from(bias[oc]);
+                }
+            }
+        }
+        (m, x, exact)
+    }
+
+    fn run(m: TypedModel, x: &[f32], shape: &[usize]) -> Vec<f32> {
+        let out = m
+            .into_runnable()
+            .unwrap()
+            .run(tvec!(Tensor::from_shape(shape, x).unwrap().into_tvalue()))
+            .unwrap();
+        out[0]
+            .to_plain_array_view::<f32>()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    fn cases() -> Vec<Case> {
+        let case = |input, out, kernel, stride, pad| Case {
+            input,
+            out,
+            kernel,
+            stride,
+            pad,
+        };
+        vec![
+            // The classifier's: a residual 3x3, a strided one.
+            case((24, 24, 24), 24, (3, 3), (1, 1), ((1, 1), (1, 1))),
+            case((16, 48, 48), 24, (3, 3), (2, 2), ((1, 1), (1, 1))),
+            // Odd channels in and out, odd sizes, a 5x5 with uneven padding, a
+            // rectangular kernel and stride, no padding at all.
+            case((5, 7, 9), 6, (3, 3), (1, 1), ((1, 1), (1, 1))),
+            case((3, 11, 10), 5, (5, 5), (2, 2), ((1, 2), (2, 1))),
+            case((4, 9, 8), 3, (3, 1), (1, 1), ((1, 0), (1, 0))),
+            case((6, 10, 13), 7, (2, 3), (3, 2), ((0, 1), (1, 0))),
+            case((2, 5, 5), 1, (3, 3), (1, 1), ((0, 0), (0, 0))),
+        ]
+    }
+
+    #[test]
+    fn integer_conv_is_the_exact_product_and_agrees_with_tract() {
+        for chw in [false, true] {
+            for case in cases() {
+                let (m, x, exact) = model(&case, true, false, chw);
+                let (c, h, w) = case.input;
+                let shape: Vec<usize> = if chw { vec![c, h, w] } else { vec![1, c, h, w] };
+                let plain = run(m.clone().into_optimized().unwrap(), &x, &shape);
+                let mut ours = m.into_decluttered().unwrap();
+                assert_eq!(rewrite_all(&mut ours).unwrap(), 1, "{:?}", case.input);
+                let ours = run(ours.into_optimized().unwrap(), &x, &shape);
+                assert_eq!(ours.len(), exact.len());
+                let big = exact.iter().fold(1f64, |m, v| m.max(v.abs()));
+                for (i, ((&a, &e), &p)) in ours.iter().zip(&exact).zip(&plain).enumerate() {
+                    // One rounding of the exact sum; tract's f32 sum rounds at each step.
+                    assert!(
+                        (f64::from(a) - e).abs() <= 1e-6 * big,
+                        "{:?} {i}: {a} vs exact {e}",
+                        case.input
+                    );
+                    assert!(
+                        (a - p).abs() <= 1e-4 * big as f32,
+                        "{:?} {i}: {a} vs tract {p}",
+                        case.input
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_portable_product_equals_the_vectorised_one() {
+        for case in cases() {
+            let (c, h, w) = case.input;
+            let (kh, kw) = case.kernel;
+            let (sh, sw) = case.stride;
+            let ((pt, pl), (pb, pr)) = case.pad;
+            let (oh, ow) = ((h + pt + pb - kh) / sh + 1, (w + pl + pr - kw) / sw + 1);
+            let o = case.out;
+            let weights: Vec<f32> = steps(o * c * kh * kw, 6.0)
+                .iter()
+                .map(|&q| q as f32 * 0.01)
+                .collect();
+            let op = QConv::new(
+                case.input,
+                case.kernel,
+                case.stride,
+                (pt, pl),
+                (o, oh, ow),
+                tvec!(o, oh, ow),
+                IN_SCALE,
+                &weights,
+                &vec![0.5; o],
+            )
+            .unwrap();
+            let x: Vec<f32> = steps(c * h * w, 7.0)
+                .iter()
+                .map(|&n| n as f32 * IN_SCALE)
+                .collect();
+            let (mut a, mut b) = (vec![0f32; o * oh * ow], vec![1f32; o * oh * ow]);
+            op.run(&x, &mut a, &mut Vec::new());
+            op.run_with::<false>(&x, &mut b, &mut Vec::new());
+            assert_eq!(a, b, "{:?}", case.input);
+        }
+    }
+
+    #[test]
+    fn only_grid_inputs_with_grid_weights_are_rewritten() {
+        let case = &cases()[2];
+        let (mut m, ..) = model(case, false, false, false);
+        m = m.into_decluttered().unwrap();
+        assert_eq!(rewrite_all(&mut m).unwrap(), 0, "input not from a QdqRound");
+        let (mut m, ..) = model(case, true, true, false);
+        m = m.into_decluttered().unwrap();
+        assert_eq!(rewrite_all(&mut m).unwrap(), 0, "weights off their grid");
+    }
+
+    #[test]
+    fn int8_grid_finds_the_steps() {
+        let q = steps(200, 5.0);
+        for s in [0.003f32, 1.7e-5, 0.25] {
+            let w: Vec<f32> = q.iter().map(|&q| q as f32 * s).collect();
+            let (found, fs) = int8_grid(&w).unwrap();
+            for ((f, &q), &v) in found.iter().zip(&q).zip(&w) {
+                assert_eq!(*f as i32, q);
+                assert!((*f as f32 * fs - v).abs() <= v.abs() * 1e-6 + 1e-12);
+            }
+        }
+        assert_eq!(int8_grid(&[0.0; 4]), Some((vec![0; 4], 0.0)));
+        assert_eq!(int8_grid(&[0.1, 0.1 / 3.0, 0.1 / 7.0, 0.1 / 300.0]), None);
+        assert_eq!(int8_grid(&[f32::NAN, 1.0]), None);
+    }
+}
