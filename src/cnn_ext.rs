@@ -14,14 +14,18 @@
 //!   22 it runs as a [`SmallConv`] too, a quarter of the time.
 //! * the depthwise convolutions, 31 %, the stride-2 ones worst: [`DepthWise`] reads
 //!   every tap as a contiguous run of a padded, phase-split copy of each channel.
+//! * after those, half the time was tract's 1×1 convolutions, a tenth of it packing
+//!   each activation tensor for its kernel: [`Pointwise`] reads the rows in place in
+//!   the same register blocks as [`SmallConv`] and takes the bias in (session 22).
 //! * the 2×2 max pools that `training/tools/blazeface_graph.py` writes as the max of even and
 //!   odd rows, then columns (four strided copies and two Maxes each), 9 %:
 //!   [`MaxPool2x2`] does it in one pass, bit-identical.
 //!
 //! [`rewrite`] applies them to any model [`crate::onnx::OnnxFile`] loads; the patterns
 //! are narrow (f32, NCHW or CHW, batch 1, constant weights, a convolution of at least
-//! 2 taps with at most [`MAX_IM2COL_DEPTH`] inputs per output, the exact slice pattern
-//! of a 2×2 pool); of the classifiers only the stem matches. Convolution results differ from
+//! 2 taps with at most [`MAX_IM2COL_DEPTH`] inputs per output, a 1×1 convolution as the
+//! `EinSum` tract makes of it, the exact slice pattern of a 2×2 pool); of the
+//! classifiers the stem and, in the f32 and w8 files, the two 1×1 mixers match. Convolution results differ from
 //! tract's only by float rounding (summation order); `tests` compare them.
 
 use tract_onnx::prelude::*;
@@ -29,7 +33,8 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::downsample::Downsample;
-use tract_onnx::tract_core::ops::math::Max;
+use tract_onnx::tract_core::ops::einsum::EinSum;
+use tract_onnx::tract_core::ops::math::{Add, Max};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
 /// The deepest patch (input channels × kernel taps) [`Im2col`] takes over from tract's
@@ -703,6 +708,163 @@ impl TypedOp for MaxPool2x2 {
     as_op!();
 }
 
+/// A 1×1 convolution of an NCHW (or CHW) f32 batch-1 tensor, read in place: output
+/// channels in blocks of [`CO`] times [`PX`] pixels of every input channel's row, the
+/// same register blocks as [`SmallConv`], with no packing of the activations (tract
+/// packs every activation tensor into its kernel's panel layout first, 10 % of the
+/// detector's time). Pixels outer, channel blocks inner, so the [`PX`] columns of all
+/// input channels stay in L1 while every block reads them. Summation order per
+/// output: bias, then the input channels in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pointwise {
+    /// Input channels.
+    pub channels: usize,
+    /// Pixels per channel (H·W).
+    pub pixels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// Output shape as the graph holds it.
+    pub out_shape: TVec<usize>,
+    /// Kernel `[O', C, CO]` blocked by [`CO`] output channels (zeros past O).
+    pub weights: Vec<f32>,
+    /// Bias `[O]`, rounded up to a multiple of [`CO`] with zeros.
+    pub bias: Vec<f32>,
+}
+
+impl Eq for Pointwise {}
+
+impl std::hash::Hash for Pointwise {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.channels, self.pixels, self.out_channels).hash(h);
+        self.weights
+            .iter()
+            .chain(&self.bias)
+            .for_each(|v| v.to_bits().hash(h));
+    }
+}
+
+impl Pointwise {
+    /// The op for weights `[O, C]` and bias `[O]`.
+    pub fn new(
+        channels: usize,
+        pixels: usize,
+        out_shape: TVec<usize>,
+        kernel: &[f32],
+        bias: &[f32],
+    ) -> Self {
+        let o = bias.len();
+        let blocks = o.div_ceil(CO);
+        let mut weights = vec![0.0; blocks * channels * CO];
+        for oc in 0..o {
+            for k in 0..channels {
+                weights[((oc / CO) * channels + k) * CO + oc % CO] = kernel[oc * channels + k];
+            }
+        }
+        let mut b = bias.to_vec();
+        b.resize(blocks * CO, 0.0);
+        Pointwise {
+            channels,
+            pixels,
+            out_channels: o,
+            out_shape,
+            weights,
+            bias: b,
+        }
+    }
+
+    /// Fills `out` (`[O, P]`) from `x` (`[C, P]`); `tail` is scratch for the last
+    /// pixels when P is not a multiple of [`PX`].
+    pub fn run(&self, x: &[f32], out: &mut [f32], tail: &mut Vec<f32>) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features `run_avx2_fma` is compiled for.
+            unsafe { self.run_avx2_fma(x, out, tail) };
+            return;
+        }
+        self.run_with::<{ cfg!(target_arch = "aarch64") }>(x, out, tail);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run_avx2_fma(&self, x: &[f32], out: &mut [f32], tail: &mut Vec<f32>) {
+        self.run_with::<true>(x, out, tail);
+    }
+
+    #[inline(always)]
+    fn run_with<const FMA: bool>(&self, x: &[f32], out: &mut [f32], tail: &mut Vec<f32>) {
+        let (c, p, o) = (self.channels, self.pixels, self.out_channels);
+        let blocks = || {
+            self.weights
+                .chunks_exact(c * CO)
+                .zip(self.bias.chunks_exact(CO))
+                .enumerate()
+        };
+        let write = |out: &mut [f32], blk: usize, acc: &[[f32; PX]; CO], p0: usize, n: usize| {
+            for (j, a) in acc.iter().enumerate().take(o - blk * CO) {
+                out[(blk * CO + j) * p + p0..][..n].copy_from_slice(&a[..n]);
+            }
+        };
+        let full = p / PX * PX;
+        for p0 in (0..full).step_by(PX) {
+            for (blk, (wts, bias)) in blocks() {
+                let bias: &[f32; CO] = bias.try_into().expect("CO");
+                write(out, blk, &block::<FMA>(wts, bias, x, p, p0), p0, PX);
+            }
+        }
+        if full < p {
+            let n = p - full;
+            tail.clear();
+            tail.resize(c * PX, 0.0);
+            for (ch, t) in tail.chunks_exact_mut(PX).enumerate() {
+                t[..n].copy_from_slice(&x[ch * p + full..][..n]);
+            }
+            for (blk, (wts, bias)) in blocks() {
+                let bias: &[f32; CO] = bias.try_into().expect("CO");
+                write(out, blk, &block::<FMA>(wts, bias, tail, PX, 0), full, n);
+            }
+        }
+    }
+}
+
+impl Op for Pointwise {
+    fn name(&self) -> StaticName {
+        "EmocuePointwise".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "{} channels × {} pixels → {} channels",
+            self.channels, self.pixels, self.out_channels
+        )])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for Pointwise {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let mut tail = Vec::new();
+        eval_f32(
+            inputs,
+            self.channels * self.pixels,
+            &self.out_shape,
+            "EmocuePointwise",
+            |x, out| self.run(x, out, &mut tail),
+        )
+    }
+}
+
+impl TypedOp for Pointwise {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(inputs[0].datum_type == f32::datum_type());
+        Ok(tvec!(f32::fact(&*self.out_shape)))
+    }
+
+    as_op!();
+}
+
 /// What [`rewrite`] replaced.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Rewritten {
@@ -712,6 +874,8 @@ pub struct Rewritten {
     pub max_pools: usize,
     /// Depthwise convolutions now run as our [`DepthWise`].
     pub depthwise: usize,
+    /// 1×1 convolutions now run as our [`Pointwise`].
+    pub pointwise: usize,
 }
 
 /// The concrete f32 NCHW batch-1 shape of `outlet`, if it has one (a rank-3 tensor, as
@@ -794,6 +958,99 @@ pub(crate) fn const_f32(model: &TypedModel, outlet: OutletId) -> TractResult<Opt
         return Ok(None);
     }
     Ok(Some(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec()))
+}
+
+/// A 1×1 convolution as tract's decluttered graph holds it: an `EinSum` of a batch-1
+/// `[1, C, H, W]` or `[C, H, W]` input and `[O, C]` weights into `[1, O, H, W]` or
+/// `[O, H, W]` (the same memory either way), with its bias, found by
+/// [`pointwise_parts`].
+pub(crate) struct PointwiseParts {
+    /// Input channels, height, width.
+    pub input: (usize, usize, usize),
+    /// Weights `[O, C]`.
+    pub kernel: Vec<f32>,
+    /// Bias `[O]` (zeros if the product has none).
+    pub bias: Vec<f32>,
+    /// The product's output shape.
+    pub out_shape: TVec<usize>,
+    /// The outlet a replacement takes over: the bias `Add`'s, or the product's own.
+    pub end: OutletId,
+}
+
+/// `node` as a [`PointwiseParts`], if it is one. Its bias is the `Add` of an
+/// `[.., O, 1, 1]` constant that is the product's only consumer.
+pub(crate) fn pointwise_parts(
+    model: &TypedModel,
+    node: &TypedNode,
+) -> TractResult<Option<PointwiseParts>> {
+    let Some(einsum) = node.op_as::<EinSum>() else {
+        return Ok(None);
+    };
+    let axes = einsum.axes.to_string();
+    if einsum.q_params.is_some()
+        || einsum.operating_dt != f32::datum_type()
+        || !matches!(
+            axes.as_str(),
+            "NIHW,OI->NOHW" | "NIHW,OI->OHW" | "IHW,OI->NOHW" | "IHW,OI->OHW"
+        )
+        || node.inputs.len() != 2
+    {
+        return Ok(None);
+    }
+    let Some([_, c, h, w]) = nchw1(model, node.inputs[0])? else {
+        return Ok(None);
+    };
+    let Some(kernel) = const_f32(model, node.inputs[1])? else {
+        return Ok(None);
+    };
+    let Some(out_shape) = model
+        .outlet_fact(OutletId::new(node.id, 0))?
+        .shape
+        .as_concrete()
+        .map(TVec::from)
+    else {
+        return Ok(None);
+    };
+    if c == 0 || !kernel.len().is_multiple_of(c) {
+        return Ok(None);
+    }
+    let o = kernel.len() / c;
+    if out_shape.iter().product::<usize>() != o * h * w || out_shape.iter().rev().nth(2) != Some(&o)
+    {
+        return Ok(None);
+    }
+    let mut bias = vec![0.0; o];
+    let mut end = OutletId::new(node.id, 0);
+    if let [next] = &node.outputs[0].successors[..] {
+        let add = model.node(next.node);
+        let is_add = add
+            .op_as::<TypedBinOp>()
+            .is_some_and(|b| b.0.downcast_ref::<Add>().is_some());
+        if is_add && add.inputs.len() == 2 {
+            let other = add.inputs[1 - next.slot.min(1)];
+            if let Some(b) = const_f32(model, other)? {
+                let shape = model.outlet_fact(other)?.shape.clone();
+                let per_channel = shape.as_concrete().is_some_and(|s| {
+                    s.len() >= 3 && s[s.len() - 3] == o && s[s.len() - 2..] == [1, 1]
+                });
+                if b.len() == o
+                    && per_channel
+                    && model.outlet_fact(OutletId::new(add.id, 0))?.shape
+                        == model.outlet_fact(end)?.shape
+                {
+                    bias = b;
+                    end = OutletId::new(add.id, 0);
+                }
+            }
+        }
+    }
+    Ok(Some(PointwiseParts {
+        input: (c, h, w),
+        kernel,
+        bias,
+        out_shape,
+        end,
+    }))
 }
 
 /// The [`DepthWise`] replacing `node`, a depthwise `Conv` with constant weights.
@@ -899,6 +1156,17 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
             patch.shunt_outside(model, OutletId::new(id, 0), y)?;
             patch.apply(model)?;
             done.depthwise += 1;
+            continue;
+        }
+        if let Some(pw) = pointwise_parts(model, node)? {
+            let (c, h, w) = pw.input;
+            let op = Pointwise::new(c, h * w, pw.out_shape, &pw.kernel, &pw.bias);
+            let mut patch = TypedModelPatch::new("emocue pointwise");
+            let x = patch.tap_model(model, node.inputs[0])?;
+            let y = patch.wire_node(format!("{}.emocue_pw", node.name), op, &[x])?[0];
+            patch.shunt_outside(model, pw.end, y)?;
+            patch.apply(model)?;
+            done.pointwise += 1;
             continue;
         }
         // The column max of a row max of the same tensor: a 2×2 pool.
@@ -1062,11 +1330,36 @@ mod tests {
         let (plain, ours, done) = both(model, &[1, 1, 48, 48]);
         assert_eq!(done.small_convs, 1);
         close(&plain, &ours);
-        // A deep patch, or a 1x1 convolution: tract's own path.
+        // A deep patch: tract's own path.
         let model = conv_model((8, 8, 8), 4, 1, (3, 3), (2, 2), ((1, 1), (1, 1)));
         assert_eq!(both(model, &[1, 8, 8, 8]).2, Rewritten::default());
-        let model = conv_model((8, 8, 8), 4, 1, (1, 1), (1, 1), ((0, 0), (0, 0)));
-        assert_eq!(both(model, &[1, 8, 8, 8]).2, Rewritten::default());
+    }
+
+    #[test]
+    fn pointwise_matches_tract() {
+        // BlazeFace's first 1x1 (32 -> 8 at 96x96); pixels not a multiple of 16 and
+        // output channels not of 4; fewer pixels than one block; more outputs than
+        // inputs.
+        for (shape, o) in [
+            ((32, 96, 96), 8),
+            ((13, 5, 7), 6),
+            ((3, 3, 3), 17),
+            ((24, 12, 12), 96),
+        ] {
+            let model = conv_model(shape, o, 1, (1, 1), (1, 1), ((0, 0), (0, 0)));
+            let (plain, ours, done) = both(model, &[1, shape.0, shape.1, shape.2]);
+            let want = Rewritten {
+                pointwise: 1,
+                ..Rewritten::default()
+            };
+            assert_eq!(done, want, "{shape:?} -> {o}");
+            close(&plain, &ours);
+        }
+        // A strided 1x1: tract's declutter subsamples first, then the same product.
+        let model = conv_model((8, 8, 8), 4, 1, (1, 1), (2, 2), ((0, 0), (0, 0)));
+        let (plain, ours, done) = both(model, &[1, 8, 8, 8]);
+        assert_eq!(done.pointwise, 1);
+        close(&plain, &ours);
     }
 
     #[test]
@@ -1113,18 +1406,20 @@ mod tests {
             .unwrap();
         let done = rewrite(&mut typed).unwrap();
         // On aarch64 tract's decluttering lays 16 of the 40 depthwise convolutions out
-        // channel-last (HWC), which its own kernels run; ours take the channel-first ones.
-        let depthwise = if cfg!(target_arch = "aarch64") {
-            24
+        // channel-last (HWC), which its own kernels run, and with them 32 of the 46 1x1
+        // convolutions; ours take the channel-first ones.
+        let (depthwise, pointwise) = if cfg!(target_arch = "aarch64") {
+            (24, 14)
         } else {
-            40
+            (40, 46)
         };
         assert_eq!(
             done,
             Rewritten {
                 small_convs: 1,
                 max_pools: 4,
-                depthwise
+                depthwise,
+                pointwise,
             }
         );
         let ours = typed.into_optimized().unwrap().into_runnable().unwrap();

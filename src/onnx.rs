@@ -206,12 +206,13 @@ impl OnnxFile {
         // And for the detector's stem and max pools (src/cnn_ext.rs), on the
         // decluttered graph where they have their canonical form.
         let mut typed = typed.into_decluttered().map_err(load)?;
-        if ext.cnn {
-            crate::cnn_ext::rewrite(&mut typed).map_err(load)?;
-        }
-        // And the int8 classifier's convolutions in integers (src/qconv.rs).
+        // The int8 classifier's convolutions in integers (src/qconv.rs), before
+        // cnn_ext, which would take its 1×1 ones as f32.
         if ext.qconv {
             crate::qconv::rewrite(&mut typed).map_err(load)?;
+        }
+        if ext.cnn {
+            crate::cnn_ext::rewrite(&mut typed).map_err(load)?;
         }
         let plan = typed
             .into_optimized()

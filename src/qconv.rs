@@ -22,11 +22,8 @@
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
-use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
-use tract_onnx::tract_core::ops::math::Add;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
 use crate::cnn_ext::{const_f32, nchw1};
@@ -572,87 +569,29 @@ fn qconv_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<QConv>>
 }
 
 /// The [`QConv`] replacing `node`, a 1×1 convolution of a grid input with grid
-/// weights as tract's decluttered graph holds it: an `EinSum` `NIHW,OI->NOHW` (or
-/// `->OHW`) of the batch-1 input and the `[O, I]` weights (its bias is a separate
-/// `Add`, left as it is).
+/// weights as tract's decluttered graph holds it ([`crate::cnn_ext::pointwise_parts`]),
+/// and the outlet it replaces (its bias `Add`'s).
 fn pointwise_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(QConv, OutletId)>> {
-    let Some(einsum) = node.op_as::<EinSum>() else {
+    let Some(pw) = crate::cnn_ext::pointwise_parts(model, node)? else {
         return Ok(None);
     };
-    let axes = einsum.axes.to_string();
-    if einsum.q_params.is_some()
-        || einsum.operating_dt != f32::datum_type()
-        || !(axes == "NIHW,OI->NOHW" || axes == "NIHW,OI->OHW")
-        || node.inputs.len() != 2
-    {
-        return Ok(None);
-    }
     let Some(in_scale) = grid_scale(model, node.inputs[0]) else {
         return Ok(None);
     };
-    let Some([_, c, h, w]) = nchw1(model, node.inputs[0])? else {
-        return Ok(None);
-    };
-    if model.outlet_fact(node.inputs[0])?.rank() != 4 {
-        return Ok(None);
-    }
-    let Some(kernel) = const_f32(model, node.inputs[1])? else {
-        return Ok(None);
-    };
-    let Some(out_shape) = model
-        .outlet_fact(OutletId::new(node.id, 0))?
-        .shape
-        .as_concrete()
-        .map(TVec::from)
-    else {
-        return Ok(None);
-    };
-    if c == 0 || !kernel.len().is_multiple_of(c) {
-        return Ok(None);
-    }
-    let o = kernel.len() / c;
-    // The bias: the `Add` of an `[.., O, 1, 1]` constant that is the product's only
-    // consumer, taken into the op (the returned outlet is then the Add's).
-    let mut bias = vec![0.0; o];
-    let mut end = OutletId::new(node.id, 0);
-    if let [next] = &node.outputs[0].successors[..] {
-        let add = model.node(next.node);
-        let is_add = add
-            .op_as::<TypedBinOp>()
-            .is_some_and(|b| b.0.downcast_ref::<Add>().is_some());
-        let other = add.inputs.get(1 - next.slot.min(1));
-        if is_add && add.inputs.len() == 2 {
-            if let Some(b) = other.map(|&i| const_f32(model, i)).transpose()?.flatten() {
-                let shape = model
-                    .outlet_fact(add.inputs[1 - next.slot.min(1)])?
-                    .shape
-                    .clone();
-                let per_channel = shape.as_concrete().is_some_and(|s| {
-                    s.len() >= 3 && s[s.len() - 3] == o && s[s.len() - 2..] == [1, 1]
-                });
-                if b.len() == o
-                    && per_channel
-                    && model.outlet_fact(OutletId::new(add.id, 0))?.shape
-                        == model.outlet_fact(end)?.shape
-                {
-                    bias = b;
-                    end = OutletId::new(add.id, 0);
-                }
-            }
-        }
-    }
+    let (c, h, w) = pw.input;
+    let o = pw.bias.len();
     Ok(QConv::new(
         (c, h, w),
         (1, 1),
         (1, 1),
         (0, 0),
         (o, h, w),
-        out_shape,
+        pw.out_shape,
         in_scale,
-        &kernel,
-        &bias,
+        &pw.kernel,
+        &pw.bias,
     )
-    .map(|op| (op, end)))
+    .map(|op| (op, pw.end)))
 }
 
 /// Whether this CPU has the vectorised product ([`QConv`] on x86_64 with AVX2). On
