@@ -91,6 +91,33 @@ pub struct BenchOptions {
     /// Also time the same files in onnxruntime with this Python (which has it
     /// installed), through `training/tools/bench_onnxruntime.py`, and add the ratios.
     pub onnxruntime: Option<std::path::PathBuf>,
+    /// Also time the pipeline on this clip (Y4M or a folder of images): the sample
+    /// clip's simulated motion makes the detector run on most frames, a real
+    /// recording shows what the schedule does with a real face.
+    pub clip: Option<std::path::PathBuf>,
+}
+
+/// The most frames of a `--clip` kept in memory (each 640x480 RGB, 0.9 MB): 8 s at
+/// 25 fps, looped.
+pub const MAX_CLIP_FRAMES: usize = 200;
+
+/// Loads up to [`MAX_CLIP_FRAMES`] frames of `path`, each scaled to 640x480, and the
+/// clip's frame rate.
+pub fn clip_frames(path: &Path) -> anyhow::Result<(Vec<Frame>, f64)> {
+    let mut src =
+        source::open(path, 25.0).map_err(|e| anyhow::anyhow!("--clip {}: {e}", path.display()))?;
+    let fps = Some(src.fps())
+        .filter(|f| f.is_finite() && *f > 0.0)
+        .unwrap_or(25.0);
+    let mut frames = Vec::new();
+    while frames.len() < MAX_CLIP_FRAMES {
+        let Some(f) = src.next_frame()? else { break };
+        let img =
+            image::imageops::resize(&f.image, 640, 480, image::imageops::FilterType::Triangle);
+        frames.push(Frame::new(f.index, f.timestamp_ms, img));
+    }
+    anyhow::ensure!(!frames.is_empty(), "--clip {}: no frames", path.display());
+    Ok((frames, fps))
 }
 
 /// Adds `images_per_s` to a measurement whose `per_s` counts items of `images`
@@ -190,6 +217,26 @@ pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
             key.into(),
             pipeline_rate(secs, &frames, &mut Session::new(every)?)?,
         );
+    }
+    if let Some(path) = &opts.clip {
+        let (clip, fps) = clip_frames(path)?;
+        let mut session = Session::new(config.clone())?;
+        let (mut ran, mut n) = (0u64, 0u64);
+        let mut i = 0;
+        let mut t = 0.0;
+        let mut m = measure(secs, 1, || {
+            let f = Frame::new(n, t, clip[i].image.clone());
+            i = (i + 1) % clip.len();
+            t += 1000.0 / fps;
+            n += 1;
+            let r = session.process(&f)?;
+            ran += u64::from(r.timing.detector_ran);
+            Ok(())
+        })?;
+        m["clip"] = json!(path.display().to_string());
+        m["clip_frames"] = json!(clip.len());
+        m["detector_share"] = json!((ran as f64 / n.max(1) as f64 * 1000.0).round() / 1000.0);
+        out.insert("pipeline_640x480_clip".into(), m);
     }
     render(config, secs, &frames, &mut pipeline, &mut out)?;
     out.insert("peak_rss_mib".into(), json!(peak_rss_mib()));

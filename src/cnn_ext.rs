@@ -1337,7 +1337,7 @@ mod tests {
 
     #[test]
     fn pointwise_matches_tract() {
-        // BlazeFace's first 1x1 (32 -> 8 at 96x96); pixels not a multiple of 16 and
+        // BlazeFace's first 1x1 (32 -> 8), at 32x32; pixels not a multiple of 16 and
         // output channels not of 4; fewer pixels than one block; more outputs than
         // inputs.
         for (shape, o) in [

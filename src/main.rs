@@ -188,6 +188,12 @@ struct BenchArgs {
     /// Only the classifier: skip detector, pipeline and rendering.
     #[arg(long)]
     pub classifier_only: bool,
+    /// Also time the whole pipeline on this recording (Y4M or a folder of images; its
+    /// first 200 frames scaled to 640x480, looped): key `pipeline_640x480_clip`, with
+    /// the share of frames the detector ran on. The bundled sample's simulated motion
+    /// makes the detector run on most frames; a real clip shows the schedule at work.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["classifier_only", "profile", "soak"])]
+    pub clip: Option<PathBuf>,
     /// Then time the same files in onnxruntime (training/tools/bench_onnxruntime.py run
     /// by this Python; default: the source tree's .venv/bin/python) and report each
     /// network's ratio to it (`vs_onnxruntime`, network images per second).

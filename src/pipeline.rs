@@ -136,6 +136,9 @@ pub struct StageTiming {
     pub track_ms: f64,
     /// The whole frame.
     pub total_ms: f64,
+    /// Whether the detector ran on this frame (false where the schedule carried every
+    /// face): what `emocue bench --clip` counts.
+    pub detector_ran: bool,
 }
 
 /// The pipeline's answer for one frame.
@@ -430,6 +433,7 @@ impl Pipeline {
                 classify_ms: ms(t1, t2),
                 track_ms: ms(t2, t3),
                 total_ms: ms(t0, t3),
+                detector_ran: !carried,
             },
         })
     }

@@ -17,6 +17,7 @@ pub fn run(args: crate::BenchArgs) -> anyhow::Result<ExitCode> {
         config,
         model,
         classifier_only,
+        clip,
         onnxruntime,
         profile,
         batch,
@@ -58,6 +59,7 @@ pub fn run(args: crate::BenchArgs) -> anyhow::Result<ExitCode> {
         model,
         classifier_only,
         onnxruntime,
+        clip,
     };
     let v = emocue::bench::run(&cfg, &opts)?;
     if json {
