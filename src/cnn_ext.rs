@@ -1341,7 +1341,7 @@ mod tests {
         // output channels not of 4; fewer pixels than one block; more outputs than
         // inputs.
         for (shape, o) in [
-            ((32, 96, 96), 8),
+            ((32, 32, 32), 8),
             ((13, 5, 7), 6),
             ((3, 3, 3), 17),
             ((24, 12, 12), 96),
