@@ -1,5 +1,5 @@
-//! Our extension to tract for the int8 classifier (issue 20): its 3×3 convolutions in
-//! integer arithmetic.
+//! Our extension to tract for the int8 classifier (issue 20): its convolutions (3×3
+//! and 1×1) in integer arithmetic.
 //!
 //! After [`crate::qdq`] the QDQ int8 file runs as f32 convolutions over activations that
 //! sit on a uint8 grid: every convolution's input comes out of a [`QdqRound`], and its
@@ -10,7 +10,8 @@
 //! the input's grid steps (`x / scale`, exact integers of at most 9 bits) times the
 //! weights' int8 steps, summed exactly in 32-bit integers (AVX2 `vpmaddwd`: 16
 //! multiply-adds per instruction, twice an f32 FMA's 8), then one multiply by
-//! `input scale × weight scale` per output channel and the bias.
+//! `input scale × weight scale` per output channel and the bias. On x86_64 with AVX2
+//! only ([`fast`]); elsewhere tract's own kernels stay.
 //!
 //! Results: the exact sum of the products of the dequantised values, rounded once to
 //! f32; tract's f32 product rounds at every step, so outputs differ from its own by
