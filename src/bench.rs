@@ -104,8 +104,7 @@ pub const MAX_CLIP_FRAMES: usize = 200;
 /// Loads up to [`MAX_CLIP_FRAMES`] frames of `path`, each scaled to 640x480, and the
 /// clip's frame rate.
 pub fn clip_frames(path: &Path) -> anyhow::Result<(Vec<Frame>, f64)> {
-    let mut src =
-        source::open(path, 25.0).map_err(|e| anyhow::anyhow!("--clip {}: {e}", path.display()))?;
+    let mut src = source::open(path, 25.0).map_err(|e| anyhow::anyhow!("--clip: {e}"))?;
     let fps = Some(src.fps())
         .filter(|f| f.is_finite() && *f > 0.0)
         .unwrap_or(25.0);
@@ -133,6 +132,8 @@ fn with_images(mut m: Value, images: usize) -> Value {
 /// Every measurement, as one JSON object.
 pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
     let secs = opts.seconds;
+    // A clip that cannot be read fails before anything is measured.
+    let clip = opts.clip.as_deref().map(clip_frames).transpose()?;
     let frames = sample_frames()?;
     let first = frames
         .first()
@@ -218,8 +219,7 @@ pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
             pipeline_rate(secs, &frames, &mut Session::new(every)?)?,
         );
     }
-    if let Some(path) = &opts.clip {
-        let (clip, fps) = clip_frames(path)?;
+    if let (Some(path), Some((clip, fps))) = (&opts.clip, clip) {
         let mut session = Session::new(config.clone())?;
         let (mut ran, mut n) = (0u64, 0u64);
         let mut i = 0;

@@ -495,6 +495,9 @@ fn bench_profile_times_every_node_of_the_classifier_and_the_detector() {
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["input"], serde_json::json!([2, 1, 48, 48]));
+    let out = emocue(&["bench", "--clip", "no/such.y4m", "--seconds", "0.05"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such.y4m"));
     let out = emocue(&["bench", "--profile", "--model", "no/such.onnx"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such.onnx"));
@@ -506,7 +509,10 @@ fn bench_json_has_every_documented_key_and_onnxruntime_script_matches_the_networ
     // same files in onnxruntime and gives the ratios (issue 20).
     let py = root().join(".venv/bin/python");
     let with_ort = py.exists();
-    let mut args = vec!["bench", "--json", "--seconds", "0.05"];
+    // And the pipeline on a recording: the bundled sample, a folder of images.
+    let clip = root().join("samples/astronaut");
+    let clip = clip.to_str().unwrap();
+    let mut args = vec!["bench", "--json", "--seconds", "0.05", "--clip", clip];
     if with_ort {
         args.push("--onnxruntime");
     } else {
@@ -575,6 +581,21 @@ fn bench_json_has_every_documented_key_and_onnxruntime_script_matches_the_networ
             skip(&format!("bench_json {k}"), "gpu", &m["skipped"].to_string());
         }
     }
+    let m = &v["pipeline_640x480_clip"];
+    assert!(m["per_s"].as_f64().unwrap_or(0.0) > 0.0, "{m}");
+    let frames = std::fs::read_dir(root().join("samples/astronaut"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "jpg")
+        })
+        .count() as u64;
+    assert_eq!(m["clip_frames"].as_u64(), Some(frames.min(200)), "{m}");
+    let share = m["detector_share"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&share) && share > 0.0, "{m}");
     assert_eq!(v["threads"], 1);
     assert!(v["peak_rss_mib"].as_f64().unwrap() > 10.0);
     if with_ort {
