@@ -1133,6 +1133,24 @@ fn even_odd_max(model: &TypedModel, node: &TypedNode, axis: usize) -> Option<Out
     (a == b && ma + mb == 1).then_some(a)
 }
 
+/// Replaces the outlet `end` of `model` by `op` applied to `input` (a one-input op of
+/// ours), named after `node_name` with `suffix`: every rewrite here and in
+/// [`crate::qconv`] is this patch.
+pub(crate) fn swap_in(
+    model: &mut TypedModel,
+    input: OutletId,
+    end: OutletId,
+    node_name: &str,
+    suffix: &str,
+    op: impl Into<Box<dyn TypedOp>>,
+) -> TractResult<()> {
+    let mut patch = TypedModelPatch::new(suffix);
+    let x = patch.tap_model(model, input)?;
+    let y = patch.wire_node(format!("{node_name}.{suffix}"), op, &[x])?[0];
+    patch.shunt_outside(model, end, y)?;
+    patch.apply(model)
+}
+
 /// Replaces, in a typed graph, each convolution with a shallow patch by a
 /// [`SmallConv`], each depthwise convolution by a [`DepthWise`], and each 2×2 max pool written as row then column `Max`es of strided
 /// slices by one [`MaxPool2x2`] (see the module docs).
@@ -1140,32 +1158,25 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
     let mut done = Rewritten::default();
     for id in model.eval_order()? {
         let node = model.node(id);
+        let (name, here) = (node.name.clone(), OutletId::new(id, 0));
+        // Every pattern here has an input (a source has none).
+        let Some(&input) = node.inputs.first() else {
+            continue;
+        };
         if let Some(op) = small_conv_for(model, node)? {
-            let mut patch = TypedModelPatch::new("emocue small conv");
-            let x = patch.tap_model(model, node.inputs[0])?;
-            let y = patch.wire_node(format!("{}.emocue_conv", node.name), op, &[x])?[0];
-            patch.shunt_outside(model, OutletId::new(id, 0), y)?;
-            patch.apply(model)?;
+            swap_in(model, input, here, &name, "emocue_conv", op)?;
             done.small_convs += 1;
             continue;
         }
         if let Some(op) = depthwise_for(model, node)? {
-            let mut patch = TypedModelPatch::new("emocue depthwise");
-            let x = patch.tap_model(model, node.inputs[0])?;
-            let y = patch.wire_node(format!("{}.emocue_dw", node.name), op, &[x])?[0];
-            patch.shunt_outside(model, OutletId::new(id, 0), y)?;
-            patch.apply(model)?;
+            swap_in(model, input, here, &name, "emocue_dw", op)?;
             done.depthwise += 1;
             continue;
         }
         if let Some(pw) = pointwise_parts(model, node)? {
             let (c, h, w) = pw.input;
             let op = Pointwise::new(c, h * w, pw.out_shape, &pw.kernel, &pw.bias);
-            let mut patch = TypedModelPatch::new("emocue pointwise");
-            let x = patch.tap_model(model, node.inputs[0])?;
-            let y = patch.wire_node(format!("{}.emocue_pw", node.name), op, &[x])?[0];
-            patch.shunt_outside(model, pw.end, y)?;
-            patch.apply(model)?;
+            swap_in(model, input, pw.end, &name, "emocue_pw", op)?;
             done.pointwise += 1;
             continue;
         }
@@ -1182,15 +1193,7 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
         if model.outlet_fact(x)?.rank() != 4 {
             continue;
         }
-        let mut patch = TypedModelPatch::new("emocue 2x2 max pool");
-        let tap = patch.tap_model(model, x)?;
-        let y = patch.wire_node(
-            format!("{}.emocue_pool", node.name),
-            MaxPool2x2 { shape },
-            &[tap],
-        )?[0];
-        patch.shunt_outside(model, OutletId::new(id, 0), y)?;
-        patch.apply(model)?;
+        swap_in(model, x, here, &name, "emocue_pool", MaxPool2x2 { shape })?;
         done.max_pools += 1;
     }
     if done != Rewritten::default() {

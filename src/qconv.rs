@@ -28,7 +28,7 @@ use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
 use crate::cnn_ext::{const_f32, nchw1};
-use crate::qdq::QdqRound;
+use crate::qdq::{QdqRound, ROUND_MAGIC};
 
 /// Output pixels per register block of the product (two AVX2 registers of 8 sums).
 const PX: usize = 16;
@@ -72,6 +72,10 @@ pub struct QConv {
     pub scale: Vec<f32>,
     /// Per output channel bias (padded likewise).
     pub bias: Vec<f32>,
+    /// Where the planes put things (from the shapes above).
+    layout: Layout,
+    /// Start of each (channel pair, tap)'s run in the planes (from the layout).
+    offsets: Vec<usize>,
 }
 
 impl Eq for QConv {}
@@ -111,12 +115,8 @@ pub fn int8_grid(w: &[f32]) -> Option<(Vec<i16>, f32)> {
     })
 }
 
-/// Adding then subtracting 1.5 · 2^23 rounds an f32 below 2^22 to an integer (as in
-/// [`crate::qdq`]): vectorisable everywhere, where `f32::round` is a library call
-/// without SSE4.1.
-const ROUND_MAGIC: f32 = 12_582_912.0;
-
 /// Where [`QConv`]'s planes put things, for one input size.
+#[derive(Debug, Clone, PartialEq)]
 struct Layout {
     /// Phase plane height and width (`WQ`).
     hq: usize,
@@ -126,6 +126,27 @@ struct Layout {
     len: usize,
     /// Output positions computed, `OH · WQ` rounded up to [`PX`].
     q16: usize,
+}
+
+impl Layout {
+    /// The layout for an output `(O, OH, OW)` (OH, OW ≥ 1), kernel and stride.
+    fn new(
+        (_, oh, ow): (usize, usize, usize),
+        (kh, kw): (usize, usize),
+        (sh, sw): (usize, usize),
+    ) -> Self {
+        // The zero-padded input every tap reads from, then split into phases.
+        let (hp, wp) = ((oh - 1) * sh + kh, (ow - 1) * sw + kw);
+        let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
+        let q16 = (oh * wq).next_multiple_of(PX);
+        let max_offset = ((kh - 1) / sh) * wq + (kw - 1) / sw;
+        Layout {
+            hq,
+            wq,
+            len: (hq * wq).max(q16 + max_offset),
+            q16,
+        }
+    }
 }
 
 impl QConv {
@@ -174,6 +195,16 @@ impl QConv {
             scale[oc] = in_scale * s;
             b[oc] = bias[oc];
         }
+        let layout = Layout::new(output, kernel, stride);
+        let offsets = (0..c.div_ceil(2))
+            .flat_map(|cp| {
+                (0..taps).map(move |t| {
+                    let (r, c) = (t / kw, t % kw);
+                    let phase = (cp * stride.0 + r % stride.0) * stride.1 + c % stride.1;
+                    phase * layout.len + (r / stride.0) * layout.wq + c / stride.1
+                })
+            })
+            .collect();
         Some(QConv {
             input,
             kernel,
@@ -185,24 +216,9 @@ impl QConv {
             weights: packed,
             scale,
             bias: b,
+            layout,
+            offsets,
         })
-    }
-
-    fn layout(&self) -> Layout {
-        let (_, oh, ow) = self.output;
-        let (kh, kw) = self.kernel;
-        let (sh, sw) = self.stride;
-        // The zero-padded input every tap reads from, then split into phases.
-        let (hp, wp) = ((oh - 1) * sh + kh, (ow - 1) * sw + kw);
-        let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
-        let q16 = (oh * wq).next_multiple_of(PX);
-        let max_offset = ((kh - 1) / sh) * wq + (kw - 1) / sw;
-        Layout {
-            hq,
-            wq,
-            len: (hq * wq).max(q16 + max_offset),
-            q16,
-        }
     }
 
     /// Fills `out` (`[O, OH, OW]`) from `x` (`[C, H, W]`); `planes` is scratch.
@@ -224,21 +240,9 @@ impl QConv {
 
     #[inline(always)]
     fn run_with<const AVX2: bool>(&self, x: &[f32], out: &mut [f32], planes: &mut Vec<u32>) {
-        let lay = self.layout();
-        self.fill_planes::<AVX2>(x, planes, &lay);
+        let (lay, offsets) = (&self.layout, &self.offsets);
+        self.fill_planes::<AVX2>(x, planes, lay);
         let (o, oh, ow) = self.output;
-        let (kh, kw) = self.kernel;
-        let (sh, sw) = self.stride;
-        // Start of each (channel pair, tap)'s run in `planes`.
-        let offsets: Vec<usize> = (0..self.input.0.div_ceil(2))
-            .flat_map(|cp| {
-                (0..kh * kw).map(move |t| {
-                    let (r, c) = (t / kw, t % kw);
-                    let phase = (cp * sh + r % sh) * sw + c % sw;
-                    phase * lay.len + (r / sh) * lay.wq + c / sw
-                })
-            })
-            .collect();
         let pairs = offsets.len();
         // Every run `block` reads (PX pairs at offset + q0) stays inside `planes`.
         let last = offsets.iter().max().map_or(0, |&o| o + lay.q16);
@@ -252,7 +256,7 @@ impl QConv {
             .enumerate()
         {
             for q0 in (0..lay.q16).step_by(PX) {
-                block::<AVX2>(w, planes, &offsets, q0, &mut acc);
+                block::<AVX2>(w, planes, offsets, q0, &mut acc);
                 // Position q0 + i is output (oy, ox) with ox < WQ; keep ox < OW.
                 let mut i = 0;
                 while i < PX {
@@ -625,11 +629,8 @@ pub fn rewrite_all(model: &mut TypedModel) -> TractResult<usize> {
                 None => continue,
             },
         };
-        let mut patch = TypedModelPatch::new("emocue integer conv");
-        let x = patch.tap_model(model, node.inputs[0])?;
-        let y = patch.wire_node(format!("{}.emocue_qconv", node.name), op, &[x])?[0];
-        patch.shunt_outside(model, end, y)?;
-        patch.apply(model)?;
+        let (input, name) = (node.inputs[0], node.name.clone());
+        crate::cnn_ext::swap_in(model, input, end, &name, "emocue_qconv", op)?;
         done += 1;
     }
     if done > 0 {

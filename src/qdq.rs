@@ -55,7 +55,7 @@ impl Eq for QdqRound {}
 /// integer, half to even (the default rounding mode), in two vectorisable adds on
 /// every target (SSE2, NEON), where `f32::round_ties_even` is a library call without
 /// SSE4.1.
-const ROUND_MAGIC: f32 = 12_582_912.0;
+pub(crate) const ROUND_MAGIC: f32 = 12_582_912.0;
 
 impl QdqRound {
     /// The op equal to tract's `QuantizeLinearU8`/`I8` (`q_scale` is its multiplier,
