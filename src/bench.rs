@@ -110,7 +110,12 @@ pub fn clip_frames(path: &Path) -> anyhow::Result<(Vec<Frame>, f64)> {
         .unwrap_or(25.0);
     let mut frames = Vec::new();
     while frames.len() < MAX_CLIP_FRAMES {
-        let Some(f) = src.next_frame()? else { break };
+        let Some(f) = src
+            .next_frame()
+            .map_err(|e| anyhow::anyhow!("--clip: {e}"))?
+        else {
+            break;
+        };
         let img =
             image::imageops::resize(&f.image, 640, 480, image::imageops::FilterType::Triangle);
         frames.push(Frame::new(f.index, f.timestamp_ms, img));

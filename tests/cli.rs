@@ -498,6 +498,30 @@ fn bench_profile_times_every_node_of_the_classifier_and_the_detector() {
     let out = emocue(&["bench", "--clip", "no/such.y4m", "--seconds", "0.05"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such.y4m"));
+    // A clip of garbage, a truncated frame and an empty folder: clear errors, no panic.
+    let dir = scratch("bench_clip");
+    let garbage = dir.join("garbage.y4m");
+    std::fs::write(&garbage, [0xffu8; 4096]).unwrap();
+    let truncated = dir.join("truncated.y4m");
+    std::fs::write(
+        &truncated,
+        b"YUV4MPEG2 W64 H48 F25:1 C420jpeg\nFRAME\n\x10\x10",
+    )
+    .unwrap();
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    for bad in [&garbage, &truncated, &empty] {
+        let out = emocue(&[
+            "bench",
+            "--clip",
+            bad.to_str().unwrap(),
+            "--seconds",
+            "0.05",
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{}", bad.display());
+        assert!(err.contains("--clip") && !err.contains("panicked"), "{err}");
+    }
     let out = emocue(&["bench", "--profile", "--model", "no/such.onnx"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such.onnx"));
