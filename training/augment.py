@@ -176,3 +176,29 @@ def mouth_swap(
     x = x * (1 - m) + src * m
     y = torch.where(sel[:, None], (1 - beta) * y + beta * y[donor], y)
     return x, y
+
+
+MASK_ROW = 0.62  # where the lower face starts in the app's crop (src/speech.rs measures the mouth below it)
+
+
+def mouth_mask(x: torch.Tensor, row: float | torch.Tensor = MASK_ROW) -> torch.Tensor:
+    """Hide the lower face (mouth and chin) behind the crop's own mean grey.
+
+    While a face talks, its mouth moves for the words, not the emotion: teeth read as
+    happiness and a vowel as surprise. The idea (session 23, docs/results.md "Hiding
+    the mouth of a talking face"): classify a talking face with this mask on, from the
+    brows and eyes; `train.py --mouth-mask P` shows the network a share P of faces
+    masked, their labels kept. Measured, not adopted in the app. Rows below `row` x
+    height are replaced, feathered over 6 % of the height, with the side columns faded
+    out (the cheeks stay). Input (N, 1, S, S) in [0, 1]; `row` may be a per-face tensor
+    (N,) for training jitter.
+    """
+    n, _, h, w = x.shape
+    r0 = torch.as_tensor(row, dtype=x.dtype, device=x.device).reshape(-1)[:, None] * h  # (n|1, 1)
+    rows = torch.arange(h, device=x.device, dtype=x.dtype)[None, :] + 0.5
+    vert = torch.clamp((rows - r0) / (0.06 * h) + 0.5, 0, 1)  # (n|1, h)
+    cols = torch.arange(w, device=x.device, dtype=x.dtype) + 0.5
+    edge = torch.clamp(torch.minimum(cols - 0.12 * w, 0.88 * w - cols) / (0.08 * w), 0, 1)
+    m = (vert[:, :, None] * edge[None, None, :])[:, None]  # (n|1, 1, h, w)
+    fill = x.mean((1, 2, 3), keepdim=True)
+    return x * (1 - m) + fill * m

@@ -147,6 +147,16 @@ def teacher_faces(name: str, set_name: str, t: float, limit: int | None) -> tupl
     return imgs, p
 
 
+def mask_some(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    """A share `p` of the batch with the mouth hidden, the mask's top row jittered by ±4 %."""
+    n = len(x)
+    sel = torch.rand(n, generator=g, device=x.device) < p
+    if not bool(sel.any()):
+        return x
+    row = augment.MASK_ROW + 0.08 * (torch.rand(n, generator=g, device=x.device) - 0.5)
+    return torch.where(sel[:, None, None, None], augment.mouth_mask(x, row), x)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("task", choices=["ferplus", "ckfold"])
@@ -187,6 +197,7 @@ def main() -> None:
     ap.add_argument("--cam-p", type=float, default=0.15, help="probability of each camera artefact")
     ap.add_argument("--mouth-swap", type=float, default=0.0, help="share of faces given another face's mouth (augment.mouth_swap), so speech and teeth do not decide the emotion")
     ap.add_argument("--mouth-beta", type=float, default=0.25, help="the donor's share of a mouth-swapped face's target")
+    ap.add_argument("--mouth-mask", type=float, default=0.0, help="share of faces shown with the lower face hidden (augment.mouth_mask), labels kept: the app masks a talking face's mouth")
     ap.add_argument("--talk-faces", default=None, help="faces of neutral speakers mid-sentence (training/talk_frames.py), added with the label neutral")
     ap.add_argument("--talk-repeat", type=int, default=2, help="oversampling of --talk-faces per epoch")
     ap.add_argument("--out", required=True)
@@ -325,6 +336,8 @@ def main() -> None:
                 xb, y = augment.mouth_swap(xb, y, a.mouth_swap, a.mouth_beta, keep_mouth, g)
             clean = augment.geometric(xb, a.rot, a.shift, a.zoom, True, g)
             x = clean if a.no_camera_aug else augment.camera(clean, g, a.cam_p)
+            if a.mouth_mask:
+                x = mask_some(x, a.mouth_mask, g)
             x = augment.normalise(x)
             x_teacher = augment.normalise(clean) if a.kd_clean else x
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
