@@ -83,6 +83,17 @@ impl CropSpec {
         }
     }
 
+    /// The frame displacement, in pixels, of a move by `(du, dv)` output pixels along
+    /// the axes of `det`'s crop (which is turned with the eye line and scaled with
+    /// the box): how a shift found between two crops ([`crate::schedule::best_shift`])
+    /// moves the face in the frame.
+    pub fn frame_offset(&self, det: &Detection, du: f32, dv: f32) -> (f32, f32) {
+        let g = self.geometry(det);
+        let step = g.side / self.size as f32;
+        let (s, c) = g.angle.sin_cos();
+        ((c * du - s * dv) * step, (s * du + c * dv) * step)
+    }
+
     /// The crop and four copies moved by one output pixel (left, right, up, down along
     /// the crop's own axes). A still photo has no next frame to smooth over; averaging
     /// the classifier over these views is its stand-in for temporal smoothing, and it
@@ -309,6 +320,39 @@ mod tests {
             vec![(0.0, -5.0), (0.0, 5.0), (5.0, 0.0), (-5.0, 0.0)]
         );
         assert!(v.iter().all(|w| w.side == g.side && w.angle == g.angle));
+    }
+
+    #[test]
+    fn frame_offset_moves_the_crop_along_its_own_axes() {
+        // A textured frame and a tilted face: the crop cut at the detection moved by
+        // frame_offset(2, -1) is the first crop shifted by (2, -1) crop pixels.
+        let (w, h) = (200, 160);
+        let data = (0..w * h)
+            .map(|i| {
+                let (x, y) = ((i % w) as f32, (i / w) as f32);
+                (128.0 + 60.0 * (x / 7.0).sin() * (y / 11.0).cos() + 0.3 * x) as u8
+            })
+            .collect();
+        let luma = Luma {
+            width: w,
+            height: h,
+            data,
+        };
+        let spec = CropSpec {
+            size: 24,
+            ..CropSpec::default()
+        };
+        let d = det(60.0, 50.0, 60.0, [[75.0, 70.0], [105.0, 78.0]]);
+        let (dx, dy) = spec.frame_offset(&d, 2.0, -1.0);
+        let a = spec.crop(&luma, &d);
+        let b = spec.crop(&luma, &d.moved(dx, dy));
+        let n = spec.size;
+        for v in 1..n - 2 {
+            for u in 0..n - 2 {
+                let (p, q) = (a[v * n + u + 2], b[(v + 1) * n + u]);
+                assert!((p - q).abs() < 0.5, "({u}, {v}): {p} vs {q}");
+            }
+        }
     }
 
     #[test]

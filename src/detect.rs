@@ -82,6 +82,22 @@ pub struct Detection {
     pub keypoints: [[f32; 2]; 6],
 }
 
+impl Detection {
+    /// The same face `(dx, dy)` frame pixels away: where a tracked face is found to
+    /// have moved between detector runs.
+    pub fn moved(&self, dx: f32, dy: f32) -> Detection {
+        Detection {
+            rect: Rect {
+                x: self.rect.x + dx,
+                y: self.rect.y + dy,
+                ..self.rect
+            },
+            score: self.score,
+            keypoints: self.keypoints.map(|[x, y]| [x + dx, y + dy]),
+        }
+    }
+}
+
 /// Detection settings.
 #[derive(Clone, Debug)]
 pub struct DetectorOptions {

@@ -21,7 +21,9 @@ use crate::color::Rgba;
 use crate::detect::{Detection, Detector, DetectorOptions, Rect};
 use crate::frame::Luma;
 use crate::onnx::ModelError;
-use crate::schedule::{ScheduleOptions, Scheduler, TrackedFace, crop_change};
+use crate::schedule::{
+    ALIGN_RADIUS, ScheduleOptions, Scheduler, TrackedFace, best_shift, crop_change, match_exposure,
+};
 use crate::smooth::{Shown, Smoother, SmoothingOptions};
 use crate::speech::{MouthMotion, SpeechOptions, mouth_openness};
 use crate::track::{Tracker, TrackerOptions};
@@ -62,8 +64,9 @@ pub struct DetectionOptions {
     pub every_frames: u32,
     /// Run it when a tracked face is within this many box widths of a frame edge.
     pub edge_margin: f32,
-    /// Run it when a tracked crop differs from the crop at the face's last detection
-    /// by more than this mean absolute difference, in gray levels.
+    /// Run it when a tracked crop, lined up with the crop at the face's last detection
+    /// and matched to its exposure, still differs from it by more than this mean
+    /// absolute difference, in gray levels.
     pub max_crop_change: f32,
 }
 
@@ -170,6 +173,10 @@ pub struct Pipeline {
     options: PipelineOptions,
     wording: Wording,
 }
+
+/// Smallest shift, in crop pixels, for which a tracked crop is cut again at the
+/// aligned place ([`best_shift`]): below it the crop is already on the face.
+const MIN_SHIFT: f32 = 0.25;
 
 /// Resolves a configured model path: as given, else relative to the source tree.
 pub fn resolve_model(path: &std::path::Path) -> std::path::PathBuf {
@@ -312,7 +319,26 @@ impl Pipeline {
             return None;
         }
         let spec = self.classifier.contract().crop;
-        let crops: Vec<Vec<f32>> = dets.iter().map(|d| spec.crop(luma, d)).collect();
+        let mut dets = dets;
+        let mut crops: Vec<Vec<f32>> = dets.iter().map(|d| spec.crop(luma, d)).collect();
+        // Where each face moved off its carried place: line the crop up with the one
+        // at the face's last detection, and cut it again there.
+        for ((tr, det), crop) in self.tracker.tracks().iter().zip(&mut dets).zip(&mut crops) {
+            let Some(reference) = self.references.get(&tr.id) else {
+                continue;
+            };
+            let Some(matched) = match_exposure(reference, crop) else {
+                continue;
+            };
+            let Some((du, dv)) = best_shift(reference, &matched, spec.size, ALIGN_RADIUS) else {
+                continue;
+            };
+            if du.abs().max(dv.abs()) >= MIN_SHIFT {
+                let (dx, dy) = spec.frame_offset(det, du, dv);
+                *det = det.moved(dx, dy);
+                *crop = spec.crop(luma, det);
+            }
+        }
         let changes: Vec<f32> = self
             .tracker
             .tracks()
@@ -364,7 +390,7 @@ impl Pipeline {
 
         let t = frame.timestamp_ms;
         let updates = if carried {
-            self.tracker.coast(t)
+            self.tracker.follow(t, &dets)
         } else {
             self.tracker.update(t, &dets)
         };

@@ -10,8 +10,12 @@
 //! speech stage's window, so they see real detections) or lost, when a face nears
 //! the frame edge (it may leave, and a box cut by the edge is wrong), and when a
 //! tracked crop differs too much from the crop at the face's last detection (the
-//! face moved unlike its track, turned, or was covered). This type only decides;
-//! the pipeline cuts the crops and runs the models.
+//! face turned, tilted, came closer, or was covered). Before that check the
+//! pipeline follows the face: [`best_shift`] lines the tracked crop up with the
+//! reference crop (after [`match_exposure`]) and the crop is cut again where the
+//! face moved, which the tracker takes as its new place ([`crate::track::Tracker::follow`]).
+//! This type only decides and measures; the pipeline cuts the crops and runs the
+//! models.
 
 use crate::detect::Rect;
 
@@ -151,13 +155,125 @@ impl Scheduler {
     }
 }
 
-/// Mean absolute difference of two crops in gray levels; infinite when their sizes
-/// differ (nothing to compare).
+/// How much a tracked crop `b` differs from the reference crop `a` (the crop at the
+/// face's last detection), in `a`'s gray levels: the mean absolute difference once
+/// `b`'s brightness and contrast are matched to `a`'s ([`match_exposure`]). A
+/// camera's auto-exposure or a passing shadow changes every pixel without moving the
+/// face; only a change of what the crop shows (the face moved off it, turned, was
+/// covered) should make the detector look again. Infinite when the sizes differ
+/// (nothing to compare) or when `b` is flat and `a` is not.
 pub fn crop_change(a: &[f32], b: &[f32]) -> f32 {
-    if a.len() != b.len() || a.is_empty() {
+    let Some(b) = match_exposure(a, b) else {
         return f32::INFINITY;
+    };
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
+}
+
+/// `b` with the mean and standard deviation of `a`: the same scene under the
+/// reference's exposure. `None` when the sizes differ, either is empty, or `b` is flat
+/// while `a` is not (no gain can match them).
+pub fn match_exposure(a: &[f32], b: &[f32]) -> Option<Vec<f32>> {
+    if a.len() != b.len() || a.is_empty() {
+        return None;
     }
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
+    let (ma, sa) = mean_std(a);
+    let (mb, sb) = mean_std(b);
+    let gain = if sb > 1e-3 {
+        sa / sb
+    } else if sa > 1e-3 {
+        return None;
+    } else {
+        0.0
+    };
+    Some(b.iter().map(|y| (y - mb) * gain + ma).collect())
+}
+
+/// Mean and standard deviation of a non-empty slice.
+fn mean_std(v: &[f32]) -> (f32, f32) {
+    let n = v.len() as f32;
+    let mean = v.iter().sum::<f32>() / n;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n;
+    (mean, var.sqrt())
+}
+
+/// How far [`best_shift`] looks, in crop pixels either way (4 of 48: 8 % of the crop).
+pub const ALIGN_RADIUS: usize = 4;
+
+/// Where the face of `reference` (the crop at the face's last detection) lies in
+/// `crop` (this frame's crop at the carried position), both row-major `size × size`:
+/// the shift `(dx, dy)` in crop pixels, each within ±`radius`, such that
+/// `crop[y + dy][x + dx]` best matches `reference[y][x]` (least mean absolute
+/// difference over the reference's interior), refined to a fraction of a pixel by a
+/// parabola through the neighbouring costs. A track's velocity misses a head's turn
+/// or a camera's shake by a few pixels a frame; cutting the crop again at the shifted
+/// place keeps it on the face, so the detector need not run (the schedule's crop-change
+/// check then sees the face itself changing, not the crop sliding off it). The zero
+/// shift wins ties; `None` when the sizes do not match or the radius leaves no
+/// interior.
+pub fn best_shift(
+    reference: &[f32],
+    crop: &[f32],
+    size: usize,
+    radius: usize,
+) -> Option<(f32, f32)> {
+    if size == 0
+        || reference.len() != size * size
+        || crop.len() != size * size
+        || 2 * radius >= size
+    {
+        return None;
+    }
+    let r = radius as isize;
+    let inner = size - 2 * radius;
+    let cost = |dx: isize, dy: isize| -> f32 {
+        let mut sum = 0.0;
+        for y in radius..size - radius {
+            let a = &reference[y * size + radius..y * size + size - radius];
+            let row = (y as isize + dy) as usize * size;
+            let start = (radius as isize + dx) as usize;
+            let b = &crop[row + start..row + start + inner];
+            sum += a.iter().zip(b).map(|(p, q)| (p - q).abs()).sum::<f32>();
+        }
+        sum
+    };
+    let side = 2 * radius + 1;
+    let mut costs = vec![0.0f32; side * side];
+    let mut best = (cost(0, 0), 0isize, 0isize);
+    for dy in -r..=r {
+        for dx in -r..=r {
+            let c = if dx == 0 && dy == 0 {
+                best.0
+            } else {
+                cost(dx, dy)
+            };
+            costs[((dy + r) as usize) * side + (dx + r) as usize] = c;
+            if c < best.0 {
+                best = (c, dx, dy);
+            }
+        }
+    }
+    let at = |dx: isize, dy: isize| costs[((dy + r) as usize) * side + (dx + r) as usize];
+    // The parabola's vertex through three costs; no refinement at the search's edge.
+    let refine = |lo: f32, mid: f32, hi: f32| {
+        let curve = lo - 2.0 * mid + hi;
+        if curve > 1e-6 {
+            (0.5 * (lo - hi) / curve).clamp(-0.5, 0.5)
+        } else {
+            0.0
+        }
+    };
+    let (_, bx, by) = best;
+    let fx = if bx.abs() < r {
+        refine(at(bx - 1, by), at(bx, by), at(bx + 1, by))
+    } else {
+        0.0
+    };
+    let fy = if by.abs() < r {
+        refine(at(bx, by - 1), at(bx, by), at(bx, by + 1))
+    } else {
+        0.0
+    };
+    Some((bx as f32 + fx, by as f32 + fy))
 }
 
 #[cfg(test)]
@@ -316,9 +432,72 @@ mod tests {
     }
 
     #[test]
-    fn crop_change_is_the_mean_absolute_difference() {
-        assert_eq!(crop_change(&[0.0, 10.0], &[4.0, 4.0]), 5.0);
+    fn crop_change_is_the_mean_absolute_difference_after_matching_exposure() {
+        // the same pattern darker and flatter (an exposure change): no change
+        let a = [10.0, 50.0, 30.0, 70.0];
+        let darker: Vec<f32> = a.iter().map(|v| 0.5 * v + 3.0).collect();
+        assert!(crop_change(&a, &darker) < 1e-4);
+        // a different pattern under the same exposure: its mean absolute difference
+        assert_eq!(
+            crop_change(&[0.0, 10.0, 0.0, 10.0], &[10.0, 0.0, 10.0, 0.0]),
+            10.0
+        );
         assert_eq!(crop_change(&[1.0], &[1.0, 2.0]), f32::INFINITY);
         assert_eq!(crop_change(&[], &[]), f32::INFINITY);
+        assert_eq!(
+            crop_change(&a, &[7.0; 4]),
+            f32::INFINITY,
+            "a flat crop is not the face"
+        );
+        assert_eq!(crop_change(&[7.0; 4], &[9.0; 4]), 0.0);
+    }
+
+    /// A smooth pattern (a blob and a gradient) sampled at an offset.
+    fn pattern(size: usize, ox: f32, oy: f32) -> Vec<f32> {
+        (0..size * size)
+            .map(|i| {
+                let (x, y) = ((i % size) as f32 - ox, (i / size) as f32 - oy);
+                let (u, v) = (x - 20.0, y - 18.0);
+                100.0 + 80.0 * (-(u * u + 2.0 * v * v) / 60.0).exp() + 1.5 * x - 0.8 * y
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_shift_of_a_moved_face_is_found_to_a_fraction_of_a_pixel() {
+        let reference = pattern(48, 0.0, 0.0);
+        for (ox, oy) in [
+            (0.0, 0.0),
+            (2.0, -3.0),
+            (-1.4, 0.6),
+            (3.3, 2.5),
+            (-4.0, 4.0),
+        ] {
+            let moved = pattern(48, ox, oy);
+            let (dx, dy) = best_shift(&reference, &moved, 48, ALIGN_RADIUS).unwrap();
+            assert!(
+                (dx - ox).abs() < 0.3 && (dy - oy).abs() < 0.3,
+                "({ox}, {oy}) found as ({dx}, {dy})"
+            );
+        }
+        // beyond the radius it stops at the edge, unrefined
+        let far = pattern(48, 7.0, 0.0);
+        let (dx, _) = best_shift(&reference, &far, 48, ALIGN_RADIUS).unwrap();
+        assert_eq!(dx, 4.0);
+        // a flat crop has nothing to align: zero wins the tie
+        assert_eq!(
+            best_shift(&[5.0; 48 * 48], &[5.0; 48 * 48], 48, 4),
+            Some((0.0, 0.0))
+        );
+        assert_eq!(best_shift(&reference, &moved_short(), 48, 4), None);
+        assert_eq!(
+            best_shift(&[0.0; 16], &[0.0; 16], 4, 2),
+            None,
+            "no interior"
+        );
+    }
+
+    fn moved_short() -> Vec<f32> {
+        vec![0.0; 10]
     }
 }

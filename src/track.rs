@@ -55,7 +55,9 @@ pub struct Track {
     pub hits: u32,
     /// Time of the first detection.
     pub first_seen_ms: f64,
-    /// Time of the latest matched detection.
+    /// Time of the latest observation of the face: its latest matched detection, or
+    /// a later frame where the pipeline found it by aligning crops
+    /// ([`Tracker::follow`]). The track's box and velocity are from then.
     pub last_seen_ms: f64,
     /// Time the face was last known present: its latest matched detection, or a
     /// later frame the detector skipped while the face was tracked. Deaths count
@@ -255,6 +257,31 @@ impl Tracker {
         self.tracks.iter().map(|tr| tr.carried(t_ms)).collect()
     }
 
+    /// A frame the detector skipped, where the pipeline found where each face moved
+    /// (`found`, in track order, as [`Tracker::carried`] gives them, then shifted by
+    /// aligning crops): each found track takes that place as its latest box and
+    /// keypoints, and its velocity learns from the move, as from a detection; its size,
+    /// score and hits are left to the detector. The rest is [`Tracker::coast`].
+    pub fn follow(&mut self, t_ms: f64, found: &[Detection]) -> Vec<TrackUpdate> {
+        for (tr, d) in self.tracks.iter_mut().zip(found) {
+            if tr.lost || t_ms <= tr.last_seen_ms {
+                continue;
+            }
+            let dt = (t_ms - tr.last_seen_ms) as f32;
+            let (ox, oy) = tr.rect.center();
+            let (nx, ny) = d.rect.center();
+            let v = ((nx - ox) / dt, (ny - oy) / dt);
+            tr.velocity = (
+                0.5 * tr.velocity.0 + 0.5 * v.0,
+                0.5 * tr.velocity.1 + 0.5 * v.1,
+            );
+            tr.rect = d.rect;
+            tr.keypoints = d.keypoints;
+            tr.last_seen_ms = t_ms;
+        }
+        self.coast(t_ms)
+    }
+
     /// A frame the detector skipped: every track keeps its id and moves by its
     /// motion, and none counts a miss (its face was tracked, not looked for). A
     /// found track's update points at its entry of [`Tracker::carried`] for the same
@@ -336,6 +363,47 @@ mod tests {
         let u = t.update(120.0, &[det(116.0, 100.0, 80.0)]);
         assert_eq!(u[0].detection, Some(0));
         assert!((t.tracks()[0].velocity.0 - 0.1).abs() < 1e-4);
+    }
+
+    #[test]
+    fn a_followed_face_moves_its_track_and_teaches_its_velocity() {
+        // Detected at 0 and 40 ms (0.1 px/ms to the right, box x 108 at 40 ms). At 80
+        // ms the crops show the face 6 px further right than the carried 112: it is
+        // at 118, and the velocity blends in the observed 10 px / 40 ms.
+        let mut t = Tracker::new(TrackerOptions::default());
+        let mut d = det(100.0, 100.0, 80.0);
+        d.keypoints[0] = [120.0, 130.0];
+        t.update(0.0, std::slice::from_ref(&d));
+        d.rect.x += 8.0;
+        d.keypoints[0][0] += 8.0;
+        t.update(40.0, std::slice::from_ref(&d));
+        let found: Vec<Detection> = t.carried(80.0).iter().map(|c| c.moved(6.0, 0.0)).collect();
+        let u = t.follow(80.0, &found);
+        assert_eq!((u[0].detection, u[0].rect), (Some(0), found[0].rect));
+        let tr = &t.tracks()[0];
+        assert!((tr.velocity.0 - 0.175).abs() < 1e-4, "{:?}", tr.velocity);
+        assert_eq!((tr.last_seen_ms, tr.hits), (80.0, 2));
+        let c = &t.carried(120.0)[0];
+        assert!((c.rect.x - 125.0).abs() < 1e-3, "{:?}", c.rect);
+        assert!(
+            (c.keypoints[0][0] - 145.0).abs() < 1e-3,
+            "{:?}",
+            c.keypoints
+        );
+        // Found where the track predicted: nothing changes but the time.
+        let same = t.carried(120.0);
+        t.follow(120.0, &same);
+        assert!((t.tracks()[0].velocity.0 - 0.175).abs() < 1e-4);
+        // A lost face is not moved by a follow.
+        t.update(160.0, &[]);
+        let before = t.tracks()[0].rect;
+        let far: Vec<Detection> = t
+            .carried(200.0)
+            .iter()
+            .map(|c| c.moved(50.0, 0.0))
+            .collect();
+        let u = t.follow(200.0, &far);
+        assert_eq!((u[0].detection, t.tracks()[0].rect), (None, before));
     }
 
     #[test]

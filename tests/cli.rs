@@ -110,10 +110,11 @@ fn a_replay_that_skips_the_detector_keeps_the_face_and_the_caption() {
     );
     let carried = count(&skip, "carried");
     assert!(
-        (10..=48).contains(&carried),
-        "the detector skipped {carried} of 60 frames: at most 4 in 5, and the sample's \
-         simulated head and camera motion changes the crop often, and the face's first \
-         second is detected on every frame (12 at the defaults)"
+        (24..=48).contains(&carried),
+        "the detector skipped {carried} of 60 frames: at most 4 in 5, and the face's first \
+         second is detected on every frame. The sample's simulated head and camera motion \
+         moves the face off its track; following it by lining crops up carries 31 frames \
+         (12 without, when the crop-change check sent every moved face to the detector)"
     );
     let classified = |events: &[serde_json::Value]| {
         events
@@ -144,16 +145,19 @@ fn a_replay_that_skips_the_detector_keeps_the_face_and_the_caption() {
         })
         .collect();
     assert_eq!(tracks.len(), 1, "one track: {tracks:?}");
-    // A carried face's box and keypoints are the tracked ones, near the detector's.
+    // A carried face's box is the followed one, near where the detector finds the face
+    // (centres within 3 % of the box width at most, 1 % typically).
     for (a, b) in every.iter().zip(&skip) {
         if let (Some(fa), Some(fb)) = (a["faces"].get(0), b["faces"].get(0)) {
-            let (xa, xb) = (
-                fa["box"][0].as_f64().unwrap(),
-                fb["box"][0].as_f64().unwrap(),
-            );
+            let centre = |f: &serde_json::Value| {
+                let v = |i: usize| f["box"][i].as_f64().unwrap();
+                (v(0) + v(2) / 2.0, v(1) + v(3) / 2.0)
+            };
+            let ((xa, ya), (xb, yb)) = (centre(fa), centre(fb));
             let w = fa["box"][2].as_f64().unwrap();
+            let limit = if fb["carried"] == true { 0.06 } else { 0.25 };
             assert!(
-                (xa - xb).abs() < 0.25 * w,
+                (xa - xb).hypot(ya - yb) < limit * w,
                 "frame {}: {fa} vs {fb}",
                 a["frame"]
             );
