@@ -70,12 +70,15 @@ fn crop(c: &mut Criterion) {
     // Following a face between detector runs: exposure match, then the shift search.
     let reference = spec.crop(&luma, &det);
     let moved = spec.crop(&luma, &det.moved(5.0, -3.0));
-    c.bench_function("align a tracked 48x48 crop (exposure + shift +-4 px)", |b| {
-        b.iter(|| {
-            let m = match_exposure(black_box(&reference), black_box(&moved))?;
-            best_shift(&reference, &m, spec.size, ALIGN_RADIUS)
-        })
-    });
+    c.bench_function(
+        "align a tracked 48x48 crop (exposure + shift +-4 px)",
+        |b| {
+            b.iter(|| {
+                let m = match_exposure(black_box(&reference), black_box(&moved))?;
+                best_shift(&reference, &m, spec.size, ALIGN_RADIUS)
+            })
+        },
+    );
 }
 
 fn nms(c: &mut Criterion) {
