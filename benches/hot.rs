@@ -12,7 +12,7 @@ use emocue::capture::convert::{rgb_to_nv12, rgb_to_yuyv, to_rgb};
 use emocue::capture::{CaptureFormat, PixelFormat};
 use emocue::crop::CropSpec;
 use emocue::detect::{Candidate, Detection, Rect, weighted_nms};
-use emocue::schedule::{ALIGN_RADIUS, best_shift, match_exposure};
+use emocue::schedule::{ALIGN_RADIUS, align, match_exposure};
 use emocue::smooth::{Smoother, SmoothingOptions};
 use image::{Rgb, RgbImage};
 
@@ -67,15 +67,16 @@ fn crop(c: &mut Criterion) {
     c.bench_function("crop+resize 160px face to 48x48", |b| {
         b.iter(|| spec.crop(black_box(&luma), black_box(&det)))
     });
-    // Following a face between detector runs: exposure match, then the shift search.
+    // Following a face between detector runs: exposure match, then the shift search
+    // and one Lucas-Kanade step (shift, turn, size).
     let reference = spec.crop(&luma, &det);
     let moved = spec.crop(&luma, &det.moved(5.0, -3.0));
     c.bench_function(
-        "align a tracked 48x48 crop (exposure + shift +-4 px)",
+        "align a tracked 48x48 crop (exposure, shift +-4 px, turn, size)",
         |b| {
             b.iter(|| {
                 let m = match_exposure(black_box(&reference), black_box(&moved))?;
-                best_shift(&reference, &m, spec.size, ALIGN_RADIUS)
+                align(&reference, &m, spec.size, ALIGN_RADIUS)
             })
         },
     );

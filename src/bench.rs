@@ -224,6 +224,21 @@ pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
             pipeline_rate(secs, &frames, &mut Session::new(every)?)?,
         );
     }
+    // Four faces (issue 20's second target): the sample's frames tiled 2 x 2, each
+    // quadrant at another point of the clip, so the four faces move differently.
+    let four = four_faces(&frames);
+    let mut session = Session::new(config.clone())?;
+    let (mut i, mut t, mut calls, mut seen) = (0, 0.0, 0u64, 0u64);
+    let mut m = measure(secs, 1, || {
+        i = (i + 1) % four.len();
+        t += 1000.0 / 15.0;
+        let r = session.process(&Frame::new(i as u64, t, four[i].image.clone()))?;
+        calls += 1;
+        seen += r.faces.len() as u64;
+        Ok(())
+    })?;
+    m["faces_per_frame"] = json!((seen as f64 / calls.max(1) as f64 * 100.0).round() / 100.0);
+    out.insert("pipeline_640x480_4faces".into(), m);
     if let (Some(path), Some((clip, fps))) = (&opts.clip, clip) {
         let mut session = Session::new(config.clone())?;
         let (mut ran, mut n) = (0u64, 0u64);
@@ -252,6 +267,28 @@ pub fn run(config: &Config, opts: &BenchOptions) -> anyhow::Result<Value> {
         add_onnxruntime(&mut out, &ort);
     }
     Ok(Value::Object(out))
+}
+
+/// The sample clip with four faces: frame i holds frames i, i + n/4, i + n/2 and
+/// i + 3n/4 (of n), each at half size, in the four quadrants of a 640x480 frame.
+fn four_faces(frames: &[Frame]) -> Vec<Frame> {
+    let n = frames.len();
+    let half: Vec<image::RgbImage> = frames
+        .iter()
+        .map(|f| image::imageops::resize(&f.image, 320, 240, image::imageops::FilterType::Triangle))
+        .collect();
+    (0..n)
+        .map(|i| {
+            let mut img = image::RgbImage::new(640, 480);
+            for (q, (x, y)) in [(0, 0), (320, 0), (0, 240), (320, 240)]
+                .into_iter()
+                .enumerate()
+            {
+                image::imageops::replace(&mut img, &half[(i + q * n / 4) % n], x, y);
+            }
+            Frame::new(i as u64, frames[i].timestamp_ms, img)
+        })
+        .collect()
 }
 
 /// Frames per second of the whole pipeline over the sample clip, looped (15 fps

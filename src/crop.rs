@@ -5,8 +5,9 @@
 //! centre, rotated upright by the eye line. `training/tools/measure_framing.py` measured it
 //! by running the same detector over the training crops.
 
-use crate::detect::Detection;
+use crate::detect::{Detection, Rect};
 use crate::frame::Luma;
+use crate::schedule::Motion;
 
 /// Samples per output pixel along each axis, at most (see `crop_geometry`).
 const MAX_TAPS: usize = 16;
@@ -83,15 +84,38 @@ impl CropSpec {
         }
     }
 
-    /// The frame displacement, in pixels, of a move by `(du, dv)` output pixels along
-    /// the axes of `det`'s crop (which is turned with the eye line and scaled with
-    /// the box): how a shift found between two crops ([`crate::schedule::best_shift`])
-    /// moves the face in the frame.
-    pub fn frame_offset(&self, det: &Detection, du: f32, dv: f32) -> (f32, f32) {
+    /// `det` moved as [`Motion`] says its crop's content moved (found by lining the
+    /// crop up with an earlier one, [`crate::schedule::align`]): shifted along the
+    /// crop's own axes (which turn with the eye line and scale with the box), then
+    /// turned and scaled about the crop's centre, box and keypoints together. The
+    /// crop of the result is the old one moved, turned and scaled.
+    pub fn moved_face(&self, det: &Detection, m: &Motion) -> Detection {
         let g = self.geometry(det);
         let step = g.side / self.size as f32;
         let (s, c) = g.angle.sin_cos();
-        ((c * du - s * dv) * step, (s * du + c * dv) * step)
+        let (tx, ty) = ((c * m.dx - s * m.dy) * step, (s * m.dx + c * m.dy) * step);
+        let k = 1.0 + m.scale;
+        let (st, ct) = m.turn.sin_cos();
+        let map = |[x, y]: [f32; 2]| {
+            let (u, v) = (x - g.cx, y - g.cy);
+            [
+                g.cx + tx + k * (ct * u - st * v),
+                g.cy + ty + k * (st * u + ct * v),
+            ]
+        };
+        let (bx, by) = det.rect.center();
+        let [nx, ny] = map([bx, by]);
+        let (w, h) = (det.rect.w * k, det.rect.h * k);
+        Detection {
+            rect: Rect {
+                x: nx - w / 2.0,
+                y: ny - h / 2.0,
+                w,
+                h,
+            },
+            score: det.score,
+            keypoints: det.keypoints.map(map),
+        }
     }
 
     /// The crop and four copies moved by one output pixel (left, right, up, down along
@@ -323,9 +347,9 @@ mod tests {
     }
 
     #[test]
-    fn frame_offset_moves_the_crop_along_its_own_axes() {
-        // A textured frame and a tilted face: the crop cut at the detection moved by
-        // frame_offset(2, -1) is the first crop shifted by (2, -1) crop pixels.
+    fn a_moved_face_moves_its_crop_along_the_crops_own_axes() {
+        // A textured frame and a tilted face: the crop cut at the face moved by (2, -1)
+        // crop pixels is the first crop shifted by (2, -1) crop pixels.
         let (w, h) = (200, 160);
         let data = (0..w * h)
             .map(|i| {
@@ -343,9 +367,13 @@ mod tests {
             ..CropSpec::default()
         };
         let d = det(60.0, 50.0, 60.0, [[75.0, 70.0], [105.0, 78.0]]);
-        let (dx, dy) = spec.frame_offset(&d, 2.0, -1.0);
+        let shift = Motion {
+            dx: 2.0,
+            dy: -1.0,
+            ..Motion::default()
+        };
         let a = spec.crop(&luma, &d);
-        let b = spec.crop(&luma, &d.moved(dx, dy));
+        let b = spec.crop(&luma, &spec.moved_face(&d, &shift));
         let n = spec.size;
         for v in 1..n - 2 {
             for u in 0..n - 2 {
@@ -353,6 +381,20 @@ mod tests {
                 assert!((p - q).abs() < 0.5, "({u}, {v}): {p} vs {q}");
             }
         }
+        // Turned and scaled: the same centre, the angle turned, the side scaled.
+        let g = spec.geometry(&d);
+        let m = Motion {
+            turn: 0.1,
+            scale: 0.05,
+            ..Motion::default()
+        };
+        let h = spec.geometry(&spec.moved_face(&d, &m));
+        assert!(
+            (h.cx - g.cx).abs() < 1e-3 && (h.cy - g.cy).abs() < 1e-3,
+            "{g:?} {h:?}"
+        );
+        assert!((h.angle - g.angle - 0.1).abs() < 1e-4, "{g:?} {h:?}");
+        assert!((h.side - 1.05 * g.side).abs() < 1e-3, "{g:?} {h:?}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::detect::{Detection, Detector, DetectorOptions, Rect};
 use crate::frame::Luma;
 use crate::onnx::ModelError;
 use crate::schedule::{
-    ALIGN_RADIUS, ScheduleOptions, Scheduler, TrackedFace, best_shift, crop_change, match_exposure,
+    ALIGN_RADIUS, ScheduleOptions, Scheduler, TrackedFace, align, crop_change, match_exposure,
 };
 use crate::smooth::{Shown, Smoother, SmoothingOptions};
 use crate::speech::{MouthMotion, SpeechOptions, mouth_openness};
@@ -174,10 +174,6 @@ pub struct Pipeline {
     wording: Wording,
 }
 
-/// Smallest shift, in crop pixels, for which a tracked crop is cut again at the
-/// aligned place ([`best_shift`]): below it the crop is already on the face.
-const MIN_SHIFT: f32 = 0.25;
-
 /// Resolves a configured model path: as given, else relative to the source tree.
 pub fn resolve_model(path: &std::path::Path) -> std::path::PathBuf {
     match path.to_str() {
@@ -321,8 +317,8 @@ impl Pipeline {
         let spec = self.classifier.contract().crop;
         let mut dets = dets;
         let mut crops: Vec<Vec<f32>> = dets.iter().map(|d| spec.crop(luma, d)).collect();
-        // Where each face moved off its carried place: line the crop up with the one
-        // at the face's last detection, and cut it again there.
+        // Where each face moved off its carried place (shift, turn, size): line the
+        // crop up with the one at the face's last detection, and cut it again there.
         for ((tr, det), crop) in self.tracker.tracks().iter().zip(&mut dets).zip(&mut crops) {
             let Some(reference) = self.references.get(&tr.id) else {
                 continue;
@@ -330,12 +326,11 @@ impl Pipeline {
             let Some(matched) = match_exposure(reference, crop) else {
                 continue;
             };
-            let Some((du, dv)) = best_shift(reference, &matched, spec.size, ALIGN_RADIUS) else {
+            let Some(motion) = align(reference, &matched, spec.size, ALIGN_RADIUS) else {
                 continue;
             };
-            if du.abs().max(dv.abs()) >= MIN_SHIFT {
-                let (dx, dy) = spec.frame_offset(det, du, dv);
-                *det = det.moved(dx, dy);
+            if motion.matters(spec.size) {
+                *det = spec.moved_face(det, &motion);
                 *crop = spec.crop(luma, det);
             }
         }

@@ -10,10 +10,11 @@
 //! speech stage's window, so they see real detections) or lost, when a face nears
 //! the frame edge (it may leave, and a box cut by the edge is wrong), and when a
 //! tracked crop differs too much from the crop at the face's last detection (the
-//! face turned, tilted, came closer, or was covered). Before that check the
-//! pipeline follows the face: [`best_shift`] lines the tracked crop up with the
-//! reference crop (after [`match_exposure`]) and the crop is cut again where the
-//! face moved, which the tracker takes as its new place ([`crate::track::Tracker::follow`]).
+//! face turned away, changed a lot, or was covered). Before that check the
+//! pipeline follows the face: [`align`] finds how the tracked crop's face moved,
+//! turned and changed size against the reference crop (after [`match_exposure`]),
+//! and the crop is cut again there, which the tracker takes as the face's new place
+//! ([`crate::track::Tracker::follow`]).
 //! This type only decides and measures; the pipeline cuts the crops and runs the
 //! models.
 
@@ -216,10 +217,44 @@ pub fn best_shift(
     size: usize,
     radius: usize,
 ) -> Option<(f32, f32)> {
+    let (bx, by, costs) = shift_search(reference, crop, size, radius)?;
+    let r = radius as isize;
+    let side = 2 * radius + 1;
+    let at = |dx: isize, dy: isize| costs[((dy + r) as usize) * side + (dx + r) as usize];
+    // The parabola's vertex through three costs; no refinement at the search's edge.
+    let refine = |lo: f32, mid: f32, hi: f32| {
+        let curve = lo - 2.0 * mid + hi;
+        if curve > 1e-6 {
+            (0.5 * (lo - hi) / curve).clamp(-0.5, 0.5)
+        } else {
+            0.0
+        }
+    };
+    let fx = if bx.abs() < r {
+        refine(at(bx - 1, by), at(bx, by), at(bx + 1, by))
+    } else {
+        0.0
+    };
+    let fy = if by.abs() < r {
+        refine(at(bx, by - 1), at(bx, by), at(bx, by + 1))
+    } else {
+        0.0
+    };
+    Some((bx as f32 + fx, by as f32 + fy))
+}
+
+/// The whole-pixel shift of least cost and every shift's cost (row-major over
+/// `dy`, then `dx`, from `-radius`), for [`best_shift`] and [`align`].
+fn shift_search(
+    reference: &[f32],
+    crop: &[f32],
+    size: usize,
+    radius: usize,
+) -> Option<(isize, isize, Vec<f32>)> {
     if size == 0
         || reference.len() != size * size
         || crop.len() != size * size
-        || 2 * radius >= size
+        || 2 * radius + 2 >= size
     {
         return None;
     }
@@ -252,28 +287,106 @@ pub fn best_shift(
             }
         }
     }
-    let at = |dx: isize, dy: isize| costs[((dy + r) as usize) * side + (dx + r) as usize];
-    // The parabola's vertex through three costs; no refinement at the search's edge.
-    let refine = |lo: f32, mid: f32, hi: f32| {
-        let curve = lo - 2.0 * mid + hi;
-        if curve > 1e-6 {
-            (0.5 * (lo - hi) / curve).clamp(-0.5, 0.5)
-        } else {
-            0.0
+    Some((best.1, best.2, costs))
+}
+
+/// How a tracked face moved between the reference crop and this frame's crop, in the
+/// crop's own pixels and axes: what the reference shows at `p` this frame's crop shows
+/// at `centre + (1 + scale) · turn(p - centre) + (dx, dy)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Motion {
+    /// Shift right, in crop pixels.
+    pub dx: f32,
+    /// Shift down, in crop pixels.
+    pub dy: f32,
+    /// Turn in radians, from the crop's x axis towards its y axis (clockwise on
+    /// screen, as the crop's own angle).
+    pub turn: f32,
+    /// Relative change of size (0.05: 5 % larger).
+    pub scale: f32,
+}
+
+impl Motion {
+    /// Whether the crop is worth cutting again: some part of the motion moves the
+    /// crop's edge by a quarter of a crop pixel.
+    pub fn matters(&self, size: usize) -> bool {
+        let edge = size as f32 / 2.0;
+        self.dx.abs().max(self.dy.abs()) >= 0.25
+            || (self.turn.abs() + self.scale.abs()) * edge >= 0.25
+    }
+}
+
+/// Past these, [`align`]'s one linearised step is not trusted and the shift alone is
+/// used: a turn of 8.6 degrees, a change of size of 15 %, 1.5 pixels beyond the
+/// whole-pixel shift.
+const MAX_TURN: f64 = 0.15;
+const MAX_SCALE: f64 = 0.15;
+const MAX_REST: f64 = 1.5;
+
+/// How the face in `crop` moved against `reference` (both row-major `size × size`,
+/// `crop` matched to the reference's exposure by [`match_exposure`]): the whole-pixel
+/// shift of [`best_shift`]'s search, then one Gauss-Newton step of Lucas-Kanade, on the
+/// two crops' mean gradient, for the rest of the shift, the turn and the change of size.
+/// A wearer's head turns and nears the camera as well as moving it: a crop cut at the
+/// face's old angle or size differs from the reference as much as one cut at its old
+/// place. Falls back to [`best_shift`] alone when the step is out of its range or the
+/// crops are flat; `None` when the sizes do not match or the radius leaves no interior.
+pub fn align(reference: &[f32], crop: &[f32], size: usize, radius: usize) -> Option<Motion> {
+    let (bx, by, _) = shift_search(reference, crop, size, radius)?;
+    let shift_only = || {
+        best_shift(reference, crop, size, radius).map(|(dx, dy)| Motion {
+            dx,
+            dy,
+            ..Motion::default()
+        })
+    };
+    // Reference pixels whose shifted neighbours (p + b ± 1) are all inside `crop`.
+    let m = radius + 1;
+    let c = (size as f64 - 1.0) / 2.0;
+    let at = |v: &[f32], x: isize, y: isize| f64::from(v[y as usize * size + x as usize]);
+    let mut ata = [[0.0f64; 4]; 4];
+    let mut atb = [0.0f64; 4];
+    for y in m..size - m {
+        for x in m..size - m {
+            let (x, y) = (x as isize, y as isize);
+            let (sx, sy) = (x + bx, y + by);
+            let gx = 0.25
+                * (at(reference, x + 1, y) - at(reference, x - 1, y) + at(crop, sx + 1, sy)
+                    - at(crop, sx - 1, sy));
+            let gy = 0.25
+                * (at(reference, x, y + 1) - at(reference, x, y - 1) + at(crop, sx, sy + 1)
+                    - at(crop, sx, sy - 1));
+            let (u, v) = (x as f64 - c, y as f64 - c);
+            let row = [gx, gy, -gx * v + gy * u, gx * u + gy * v];
+            let e = at(reference, x, y) - at(crop, sx, sy);
+            for i in 0..4 {
+                atb[i] += row[i] * e;
+                for j in 0..4 {
+                    ata[i][j] += row[i] * row[j];
+                }
+            }
         }
-    };
-    let (_, bx, by) = best;
-    let fx = if bx.abs() < r {
-        refine(at(bx - 1, by), at(bx, by), at(bx + 1, by))
-    } else {
-        0.0
-    };
-    let fy = if by.abs() < r {
-        refine(at(bx, by - 1), at(bx, by), at(bx, by + 1))
-    } else {
-        0.0
-    };
-    Some((bx as f32 + fx, by as f32 + fy))
+    }
+    let a = glam::DMat4::from_cols_array_2d(&ata);
+    let det = a.determinant();
+    if !det.is_finite() || det.abs() <= 1e-9 {
+        return shift_only();
+    }
+    let p = a.inverse() * glam::DVec4::from_array(atb);
+    let trusted = p.is_finite()
+        && p.x.abs() <= MAX_REST
+        && p.y.abs() <= MAX_REST
+        && p.z.abs() <= MAX_TURN
+        && p.w.abs() <= MAX_SCALE;
+    if !trusted {
+        return shift_only();
+    }
+    Some(Motion {
+        dx: bx as f32 + p.x as f32,
+        dy: by as f32 + p.y as f32,
+        turn: p.z as f32,
+        scale: p.w as f32,
+    })
 }
 
 #[cfg(test)]
@@ -495,6 +608,68 @@ mod tests {
             None,
             "no interior"
         );
+    }
+
+    /// Two blobs and a gradient, as seen after the face moved by `m` (what the
+    /// reference shows at p is at centre + (1 + scale) turn(p - centre) + shift).
+    fn moved_pattern(size: usize, m: Motion) -> Vec<f32> {
+        let c = (size as f32 - 1.0) / 2.0;
+        let (s, co) = m.turn.sin_cos();
+        (0..size * size)
+            .map(|i| {
+                // back to reference coordinates
+                let (qx, qy) = ((i % size) as f32 - c - m.dx, (i / size) as f32 - c - m.dy);
+                let (qx, qy) = (qx / (1.0 + m.scale), qy / (1.0 + m.scale));
+                let (x, y) = (co * qx + s * qy + c, -s * qx + co * qy + c);
+                let blob = |bx: f32, by: f32, k: f32| {
+                    let (u, v) = (x - bx, y - by);
+                    (-(u * u + 2.0 * v * v) / k).exp()
+                };
+                100.0 + 80.0 * blob(17.0, 18.0, 50.0) - 60.0 * blob(31.0, 30.0, 40.0) + 1.5 * x
+                    - 0.8 * y
+            })
+            .collect()
+    }
+
+    #[test]
+    fn align_finds_the_turn_the_change_of_size_and_the_shift() {
+        let reference = moved_pattern(48, Motion::default());
+        let cases = [
+            Motion::default(),
+            Motion {
+                dx: 2.3,
+                dy: -1.2,
+                turn: 0.05,
+                scale: 0.03,
+            },
+            Motion {
+                dx: -0.4,
+                dy: 0.7,
+                turn: -0.08,
+                scale: 0.0,
+            },
+            Motion {
+                dx: 3.0,
+                dy: 1.0,
+                turn: 0.0,
+                scale: -0.05,
+            },
+        ];
+        for want in cases {
+            let got = align(&reference, &moved_pattern(48, want), 48, ALIGN_RADIUS).unwrap();
+            assert!(
+                (got.dx - want.dx).abs() < 0.3
+                    && (got.dy - want.dy).abs() < 0.3
+                    && (got.turn - want.turn).abs() < 0.015
+                    && (got.scale - want.scale).abs() < 0.015,
+                "{want:?} found as {got:?}"
+            );
+            assert_eq!(got.matters(48), want != Motion::default(), "{got:?}");
+        }
+        // flat crops: nothing to align, no motion
+        let flat = vec![9.0; 48 * 48];
+        assert_eq!(align(&flat, &flat, 48, 4), Some(Motion::default()));
+        assert_eq!(align(&reference, &[0.0; 10], 48, 4), None);
     }
 
     fn moved_short() -> Vec<f32> {

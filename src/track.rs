@@ -259,8 +259,8 @@ impl Tracker {
 
     /// A frame the detector skipped, where the pipeline found where each face moved
     /// (`found`, in track order, as [`Tracker::carried`] gives them, then shifted by
-    /// aligning crops): each found track takes that place as its latest box and
-    /// keypoints, and its velocity learns from the move, as from a detection; its size,
+    /// aligning crops): each found track takes that place as its latest box, size and
+    /// keypoints, and its velocity learns from the move, as from a detection; its
     /// score and hits are left to the detector. The rest is [`Tracker::coast`].
     pub fn follow(&mut self, t_ms: f64, found: &[Detection]) -> Vec<TrackUpdate> {
         for (tr, d) in self.tracks.iter_mut().zip(found) {
@@ -276,6 +276,7 @@ impl Tracker {
                 0.5 * tr.velocity.1 + 0.5 * v.1,
             );
             tr.rect = d.rect;
+            tr.size = (d.rect.w, d.rect.h);
             tr.keypoints = d.keypoints;
             tr.last_seen_ms = t_ms;
         }
