@@ -234,6 +234,40 @@ impl Classifier {
             .collect()
     }
 
+    /// Raw logits of one view of each crop: the crop itself, or its mirror image
+    /// where `mirrored` says so and the model asks for mirror averaging (`tta_flip`).
+    /// Video pairs a face's view in this frame with its other view from the frame
+    /// before (`[smoothing] alternate_mirror`): both views at the cost of one.
+    pub fn view_logits(
+        &mut self,
+        crops: &[Vec<f32>],
+        mirrored: &[bool],
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let n = self.contract.crop.size;
+        let batch: Vec<Vec<f32>> = crops
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if self.contract.flip && mirrored.get(i).copied().unwrap_or(false) {
+                    mirror(c, n)
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        let mut out = Vec::with_capacity(batch.len());
+        for chunk in batch.chunks(MAX_BATCH) {
+            out.extend(self.run_batch(chunk)?);
+        }
+        Ok(out)
+    }
+
+    /// Calibrated probabilities from one face's logits (its views' mean), or an error
+    /// naming the model when a logit is not finite.
+    pub fn probabilities(&self, logits: &[f32]) -> Result<Vec<f32>, ModelError> {
+        self.contract.probabilities(&self.file.path, logits)
+    }
+
     /// Calibrated probabilities for each face seen in several views (`CropSpec::views`):
     /// the views' logits are averaged before the softmax, as the mirror image's are.
     pub fn classify_views(&mut self, faces: &[Vec<Vec<f32>>]) -> Result<Vec<Vec<f32>>, ModelError> {
@@ -404,6 +438,42 @@ mod tests {
             .unwrap();
         assert!(got[0].iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6));
         assert_eq!(got[1], c.classify(&[ramp]).unwrap()[0]);
+    }
+
+    #[test]
+    fn one_view_is_the_crop_or_its_mirror_and_the_two_average_to_classify() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/emotionnet_nano_b.int8.onnx");
+        let mut c = Classifier::load(&path).expect("shipped model");
+        assert!(
+            c.contract().flip,
+            "the shipped model asks for mirror averaging"
+        );
+        let n = c.contract().crop.size;
+        // an asymmetric crop, so its mirror image reads differently
+        let face: Vec<f32> = (0..n * n)
+            .map(|i| ((i % n) * (i / n) % 97) as f32 * 2.0)
+            .collect();
+        let two = [face.clone(), face.clone()];
+        let views = c.view_logits(&two, &[false, true]).unwrap();
+        assert_ne!(views[0], views[1]);
+        let mirrored = c.view_logits(&[mirror(&face, n)], &[false]).unwrap();
+        assert_eq!(views[1], mirrored[0]);
+        assert_eq!(
+            views[0],
+            c.view_logits(std::slice::from_ref(&face), &[]).unwrap()[0]
+        );
+        // the two views' logits, averaged, are what classify gives in one frame
+        let mean: Vec<f32> = views[0]
+            .iter()
+            .zip(&views[1])
+            .map(|(x, y)| 0.5 * (x + y))
+            .collect();
+        let got = c.probabilities(&mean).unwrap();
+        let want = c.classify(&[face]).unwrap();
+        assert!(
+            got.iter().zip(&want[0]).all(|(x, y)| (x - y).abs() < 1e-6),
+            "{got:?} {want:?}"
+        );
     }
 
     #[test]

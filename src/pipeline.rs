@@ -26,7 +26,7 @@ use crate::schedule::{
 };
 use crate::smooth::{Shown, Smoother, SmoothingOptions};
 use crate::speech::{MouthMotion, SpeechOptions, mouth_openness};
-use crate::track::{Tracker, TrackerOptions};
+use crate::track::{TrackUpdate, Tracker, TrackerOptions};
 
 /// Where the models are; relative paths are taken from the working directory first,
 /// then from the source tree.
@@ -170,9 +170,16 @@ pub struct Pipeline {
     references: HashMap<u64, Vec<f32>>,
     /// Per class, what `[speech]` adds to its threshold while a face talks.
     talking_extra: Vec<f32>,
+    /// Per track, the view its face was last classified in (mirrored or not), when,
+    /// and that view's logits (`[smoothing] alternate_mirror`).
+    views: HashMap<u64, (bool, f64, Vec<f32>)>,
     options: PipelineOptions,
     wording: Wording,
 }
+
+/// The oldest other view (ms) [`Pipeline::classify_paired`] pairs a face's view with:
+/// a few frames at any camera rate; older, the face may have changed.
+const PAIR_MAX_MS: f64 = 250.0;
 
 /// Resolves a configured model path: as given, else relative to the source tree.
 pub fn resolve_model(path: &std::path::Path) -> std::path::PathBuf {
@@ -210,6 +217,7 @@ impl Pipeline {
             }),
             references: HashMap::new(),
             talking_extra,
+            views: HashMap::new(),
             options,
             wording: Wording::default(),
         })
@@ -351,6 +359,65 @@ impl Pipeline {
         Some((dets, crops))
     }
 
+    /// Probabilities for each crop from one network image a face: this frame's view
+    /// (the crop, or its mirror image, by turns) averaged in logit space with the
+    /// other view its track saw on the frame before, as the model's mirror averaging
+    /// asks (`tta_flip`) at half its cost. A face without a recent other view (new,
+    /// or back after `PAIR_MAX_MS`) gets both views now.
+    fn classify_paired(
+        &mut self,
+        t: f64,
+        crops: &[Vec<f32>],
+        updates: &[TrackUpdate],
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        // Per crop: its track's last view, if recent enough to pair with.
+        let last: Vec<Option<&(bool, f64, Vec<f32>)>> = (0..crops.len())
+            .map(|i| {
+                updates
+                    .iter()
+                    .find(|u| u.detection == Some(i))
+                    .and_then(|u| self.views.get(&u.id))
+                    .filter(|(_, at, _)| t >= *at && t - at <= PAIR_MAX_MS)
+            })
+            .collect();
+        let mut batch = Vec::with_capacity(crops.len() * 2);
+        let mut flags = Vec::with_capacity(crops.len() * 2);
+        let mut view = Vec::with_capacity(crops.len());
+        for (c, l) in crops.iter().zip(&last) {
+            let mirrored = l.is_some_and(|(m, _, _)| !m);
+            view.push(mirrored);
+            batch.push(c.clone());
+            flags.push(mirrored);
+            if l.is_none() {
+                batch.push(c.clone());
+                flags.push(!mirrored);
+            }
+        }
+        let mut logits = self.classifier.view_logits(&batch, &flags)?.into_iter();
+        let mut probs = Vec::with_capacity(crops.len());
+        let mut now = Vec::with_capacity(crops.len());
+        for (l, &mirrored) in last.iter().zip(&view) {
+            let this = logits.next().unwrap_or_default();
+            let other = match l {
+                Some((_, _, prev)) => prev.clone(),
+                None => logits.next().unwrap_or_default(),
+            };
+            let mean: Vec<f32> = this
+                .iter()
+                .zip(&other)
+                .map(|(a, b)| 0.5 * (a + b))
+                .collect();
+            probs.push(self.classifier.probabilities(&mean)?);
+            now.push((mirrored, this));
+        }
+        for (i, (mirrored, this)) in now.into_iter().enumerate() {
+            if let Some(u) = updates.iter().find(|u| u.detection == Some(i)) {
+                self.views.insert(u.id, (mirrored, t, this));
+            }
+        }
+        Ok(probs)
+    }
+
     /// Runs every stage on one frame.
     pub fn process(&mut self, frame: &Frame) -> Result<FrameResult, ModelError> {
         let t0 = Instant::now();
@@ -376,20 +443,30 @@ impl Pipeline {
             }
         };
         self.schedule.record(!carried);
-        let probs = if crops.is_empty() {
-            Vec::new()
-        } else {
-            self.classifier.classify(&crops)?
-        };
-        let t2 = Instant::now();
 
+        // Tracking before classifying: with `alternate_mirror` a face's view pairs
+        // with the one its track saw last.
         let t = frame.timestamp_ms;
+        let t_track = Instant::now();
         let updates = if carried {
             self.tracker.follow(t, &dets)
         } else {
             self.tracker.update(t, &dets)
         };
+        let track_ms = t_track.elapsed().as_secs_f64() * 1000.0;
+        let t_classify = Instant::now();
+        let probs = if crops.is_empty() {
+            Vec::new()
+        } else if self.options.smoothing.alternate_mirror && self.classifier.contract().flip {
+            self.classify_paired(t, &crops, &updates)?
+        } else {
+            self.classifier.classify(&crops)?
+        };
+        let t2 = Instant::now();
+
         let labels = self.classifier.labels().to_vec();
+        self.views
+            .retain(|id, _| updates.iter().any(|u| u.id == *id));
         self.smoothers
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
         self.mouths
@@ -451,8 +528,8 @@ impl Pipeline {
             faces,
             timing: StageTiming {
                 detect_ms: ms(t0, t1),
-                classify_ms: ms(t1, t2),
-                track_ms: ms(t2, t3),
+                classify_ms: ms(t1, t_track) + ms(t_classify, t2),
+                track_ms: track_ms + ms(t2, t3),
                 total_ms: ms(t0, t3),
                 detector_ran: !carried,
             },

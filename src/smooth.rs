@@ -36,6 +36,11 @@ pub struct SmoothingOptions {
     /// One knob for speed against steadiness: multiplies `tau_ms`, `min_dwell_ms` and
     /// `unsure_dwell_ms` (1 = as set; 2 = twice as steady and about twice as slow).
     pub steadiness: f64,
+    /// In video, classify each face in one view a frame, the crop and its mirror image
+    /// by turns, where the model asks for both (`tta_flip`), and average each view's
+    /// logits with the other view of the face's frame before: the model's mirror
+    /// averaging at half the classifier's cost. Still photos always take both views.
+    pub alternate_mirror: bool,
     /// Per-class thresholds by class key. Not a setting: they are the wording
     /// profile's `min_confidence` values, which the pipeline copies in, because the
     /// clinician who words a caption also decides how sure it must be.
@@ -54,6 +59,7 @@ impl Default for SmoothingOptions {
             hold_margin: 0.12,
             unsure_dwell_ms: 1000.0,
             steadiness: 1.0,
+            alternate_mirror: true,
             thresholds: BTreeMap::new(),
         }
     }

@@ -18,6 +18,11 @@ Clips in other formats than Y4M are converted once with ffmpeg into `--cache`
     cargo build --release
     python training/tools/detect_schedule_eval.py ../shared/data/videos --every 1 3 5 10 \
         --json docs/results/detect_schedule.json
+
+`--set SECTION.KEY=VALUE` (repeatable) changes a setting in the tested runs only: the
+reference stays the defaults with the detector on every frame, so `--every 1 5 --set
+smoothing.alternate_mirror=true` measures what that setting changes, with and without
+the schedule.
 """
 
 from __future__ import annotations
@@ -37,9 +42,21 @@ from conversation_eval import (  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def replay(emocue: Path, clip: Path, every: int, tmp: Path) -> list[dict]:
-    cfg = tmp / f"every{every}.toml"
-    cfg.write_text(f"[detection]\nevery_frames = {every}\n")
+def settings_text(every: int, sets: list[str]) -> str:
+    """A settings file: `every_frames` and each `section.key=value` of `--set`."""
+    sections: dict[str, list[str]] = {"detection": [f"every_frames = {every}"]}
+    for s in sets:
+        key, _, value = s.partition("=")
+        section, _, name = key.strip().partition(".")
+        if not (section and name and value.strip()):
+            sys.exit(f"detect_schedule_eval: --set {s!r} is not section.key=value")
+        sections.setdefault(section, []).append(f"{name} = {value.strip()}")
+    return "".join(f"[{s}]\n" + "\n".join(lines) + "\n" for s, lines in sections.items())
+
+
+def replay(emocue: Path, clip: Path, every: int, tmp: Path, sets: list[str] | None = None) -> list[dict]:
+    cfg = tmp / f"every{every}{'_set' if sets else ''}.toml"
+    cfg.write_text(settings_text(every, sets or []))
     r = subprocess.run([str(emocue), "replay", str(clip), "--events", "-", "--no-timing",
                         "--config", str(cfg)], capture_output=True, text=True)
     if r.returncode != 0:
@@ -68,25 +85,35 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get(
         "EMOCUE_CLIP_CACHE", "/tmp/emocue-clips")))
     ap.add_argument("--json", type=Path, help="write per-clip and pooled results here")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="a setting for the tested runs (e.g. smoothing.alternate_mirror=true); "
+                         "the reference (every_frames = 1) keeps the defaults, so `--every 1 5 --set X` "
+                         "measures what X changes")
     a = ap.parse_args()
     if not a.emocue.exists():
         sys.exit(f"detect_schedule_eval: {a.emocue} not found; run `cargo build --release`")
-    settings = [1] + [e for e in a.every if e != 1]
-    rows: dict[int, list[dict]] = {e: [] for e in settings}
+    # the reference run, then each tested one ("ref" keys the reference when --set
+    # makes every_frames = 1 a tested run of its own)
+    ref_key = "ref" if a.set else 1
+    settings = [ref_key] + [e for e in a.every if a.set or e != 1]
+    rows: dict = {e: [] for e in settings}
     with tempfile.TemporaryDirectory() as tmp:
         for clip in find_clips(a.paths):
             y4m = to_y4m(clip, a.cache)
             label = label_of(clip.stem, a.default_label)
             ref_states = None
             for every in settings:
-                events = replay(a.emocue, y4m, every, Path(tmp))
+                if every == "ref":
+                    events = replay(a.emocue, y4m, 1, Path(tmp))
+                else:
+                    events = replay(a.emocue, y4m, every, Path(tmp), a.set)
                 row = score_clip(clip, label, events)
                 if ref_states is None:
                     ref_states = row["states"]
                 row.update(schedule_row(events, ref_states))
                 row = {k: v for k, v in row.items() if k not in ("states", "times_ms")}
                 rows[every].append(row)
-                print(f"{clip_id(clip):<40} every {every:>2}: face {row['face_present']:.3f} "
+                print(f"{clip_id(clip):<40} every {every!s:>3}: face {row['face_present']:.3f} "
                       f"detector {row['detector_share']:.2f} agree {row['agree']:.3f} "
                       f"{row['changes_per_minute']:5.1f} changes/min", flush=True)
     out = {}
@@ -99,13 +126,14 @@ def main() -> None:
             detector_share=round(sum(r["detector_share"] * s for r, s in zip(rs, frames)) / w, 4),
             agree=round(sum(r["agree"] * s for r, s in zip(rs, frames)) / w, 4),
             agree_min=min(r["agree"] for r in rs))
-        out[f"every_frames_{every}"] = p
+        out["reference" if every == "ref" else f"every_frames_{every}"] = p
     print(json.dumps(out, indent=1))
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps({
             "command": "python training/tools/detect_schedule_eval.py " + " ".join(sys.argv[1:]),
-            "pooled": out, "clips": {f"every_frames_{e}": rs for e, rs in rows.items()},
+            "pooled": out,
+            "clips": {("reference" if e == "ref" else f"every_frames_{e}"): rs for e, rs in rows.items()},
         }, indent=1) + "\n")
 
 
