@@ -666,11 +666,11 @@ fn bench_json_has_every_documented_key_and_onnxruntime_script_matches_the_networ
         }
     }
     // The four-face frames hold four faces, and all four are followed.
-    let four = &v["pipeline_640x480_4faces"]["faces_per_frame"];
-    assert!(
-        four.as_f64().is_some_and(|n| (3.9..=4.0).contains(&n)),
-        "{four}"
-    );
+    let four = &v["pipeline_640x480_4faces"];
+    let faces = four["faces_per_frame"].as_f64().unwrap_or(0.0);
+    assert!((3.9..=4.0).contains(&faces), "{four}");
+    let share = four["detector_share"].as_f64().unwrap_or(-1.0);
+    assert!((0.0..=1.0).contains(&share), "{four}");
     for k in [
         "render_640x480_1caption",
         "render_640x480_4captions",
