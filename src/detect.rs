@@ -180,18 +180,24 @@ impl Detector {
         })
     }
 
-    /// Finds faces in a frame, strongest first.
+    /// Finds faces in a frame, strongest first. When the whole frame shows none, it
+    /// looks once more with the frame at half size in the middle of the network's
+    /// input ([`zoomed_out`]): BlazeFace misses a face that fills most of the frame (a
+    /// face close to the camera, a tightly cropped clip or photo), larger than any it
+    /// was trained on.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, ModelError> {
         let (w, h) = (frame.width() as f32, frame.height() as f32);
-        self.detect_in(
-            frame,
-            &Rect {
-                x: 0.0,
-                y: 0.0,
-                w,
-                h,
-            },
-        )
+        let whole = Rect {
+            x: 0.0,
+            y: 0.0,
+            w,
+            h,
+        };
+        let found = self.detect_in(frame, &whole)?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        self.detect_in(frame, &zoomed_out(&whole))
     }
 
     /// Finds faces in a still photo, where a single look must count and time is
@@ -303,7 +309,9 @@ impl Detector {
         let samples = |o: usize, pad: f32, start: f32, len: f32, frame: usize| {
             let r = (o as f32 - pad) * step;
             let f0 = start + r;
-            if r < 0.0 || r >= len || f0 >= frame as f32 {
+            // outside the region, or outside the frame (a zoomed-out region is larger
+            // than the frame): black bar
+            if r < 0.0 || r >= len || f0 < 0.0 || f0 >= frame as f32 {
                 return None;
             }
             let mut at = [0usize; 4];
@@ -389,6 +397,17 @@ impl Letterbox {
             score: c.score,
             keypoints,
         }
+    }
+}
+
+/// The region twice as wide and tall as `r`, around the same centre: letterboxed into
+/// the input, `r` fills its middle half and the rest is black bars.
+pub fn zoomed_out(r: &Rect) -> Rect {
+    Rect {
+        x: r.x - r.w / 2.0,
+        y: r.y - r.h / 2.0,
+        w: 2.0 * r.w,
+        h: 2.0 * r.h,
     }
 }
 

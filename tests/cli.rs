@@ -66,6 +66,44 @@ fn sample_replay_is_byte_identical_without_timing_and_finds_the_smile() {
     assert_eq!(last["caption"], "looks happy");
 }
 
+/// A face that fills the photo (a tight crop, a face close to the camera) is larger
+/// than any BlazeFace was trained on: the whole-frame look misses it, and the look
+/// with the frame zoomed out finds it, in a still and in a replay.
+#[test]
+fn a_face_that_fills_the_frame_is_found() {
+    let dir = scratch("face_fills_frame");
+    let frame = image::open(root().join("samples/astronaut/frame_000.jpg")).unwrap();
+    // the detector's box on this frame is about (96, 38) + 87 px: crop just that
+    let tight = frame.crop_imm(96, 38, 87, 87);
+    let photo = dir.join("tight.png");
+    tight.save(&photo).unwrap();
+    let out = emocue_ok(&["classify", "--json", photo.to_str().unwrap()]);
+    let v = &json_lines(&String::from_utf8_lossy(&out.stdout))[0];
+    let faces = v["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1, "{v}");
+    let w = faces[0]["box"][2].as_f64().unwrap();
+    assert!(w > 60.0, "the face fills the 87-pixel photo: {v}");
+    assert_eq!(faces[0]["label"], "happiness", "{v}");
+    let clip = dir.join("clip");
+    std::fs::create_dir_all(&clip).unwrap();
+    for i in 0..8 {
+        tight.save(clip.join(format!("frame_{i:03}.png"))).unwrap();
+    }
+    let out = emocue_ok(&[
+        "replay",
+        clip.to_str().unwrap(),
+        "--no-timing",
+        "--events",
+        "-",
+    ]);
+    let events = json_lines(&String::from_utf8_lossy(&out.stdout));
+    let with_face = events
+        .iter()
+        .filter(|e| e["faces"].as_array().is_some_and(|f| !f.is_empty()))
+        .count();
+    assert_eq!(with_face, 8, "a face in every frame");
+}
+
 /// Issue 20: with `[smoothing] alternate_mirror` (the default) a face is read in one
 /// view a frame, paired with the other view of the frame before. On a still face the
 /// pair is exactly the model's mirror average, so every frame's probabilities are the
