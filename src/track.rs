@@ -341,8 +341,9 @@ mod tests {
         assert!(t.update(1080.0, &[]).is_empty());
     }
 
-    #[test]
-    fn carried_detections_move_box_and_keypoints_with_the_track() {
+    /// A face detected at 0 and 40 ms, 8 px further right the second time (box x 100
+    /// then 108, right eye at (120, 130) then (128, 130)).
+    fn moving_right() -> Tracker {
         let mut t = Tracker::new(TrackerOptions::default());
         let mut d = det(100.0, 100.0, 80.0);
         d.keypoints[0] = [120.0, 130.0];
@@ -350,6 +351,12 @@ mod tests {
         d.rect.x += 8.0;
         d.keypoints[0][0] += 8.0;
         t.update(40.0, std::slice::from_ref(&d));
+        t
+    }
+
+    #[test]
+    fn carried_detections_move_box_and_keypoints_with_the_track() {
+        let mut t = moving_right();
         // Velocity: half of 8 px / 40 ms (the first frame had none) = 0.1 px/ms.
         let c = t.carried(80.0);
         assert_eq!(c.len(), 1);
@@ -371,13 +378,7 @@ mod tests {
         // Detected at 0 and 40 ms (0.1 px/ms to the right, box x 108 at 40 ms). At 80
         // ms the crops show the face 6 px further right than the carried 112: it is
         // at 118, and the velocity blends in the observed 10 px / 40 ms.
-        let mut t = Tracker::new(TrackerOptions::default());
-        let mut d = det(100.0, 100.0, 80.0);
-        d.keypoints[0] = [120.0, 130.0];
-        t.update(0.0, std::slice::from_ref(&d));
-        d.rect.x += 8.0;
-        d.keypoints[0][0] += 8.0;
-        t.update(40.0, std::slice::from_ref(&d));
+        let mut t = moving_right();
         let found: Vec<Detection> = t.carried(80.0).iter().map(|c| c.moved(6.0, 0.0)).collect();
         let u = t.follow(80.0, &found);
         assert_eq!((u[0].detection, u[0].rect), (Some(0), found[0].rect));

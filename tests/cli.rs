@@ -66,6 +66,22 @@ fn sample_replay_is_byte_identical_without_timing_and_finds_the_smile() {
     assert_eq!(last["caption"], "looks happy");
 }
 
+/// The event lines of `emocue replay CLIP --fps 15 --no-timing` with settings `cfg`.
+fn replay_at_15_fps(clip: &std::path::Path, cfg: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = emocue_ok(&[
+        "replay",
+        clip.to_str().unwrap(),
+        "--fps",
+        "15",
+        "--no-timing",
+        "--events",
+        "-",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    json_lines(&String::from_utf8_lossy(&out.stdout))
+}
+
 /// A face that fills the photo (a tight crop, a face close to the camera) is larger
 /// than any BlazeFace was trained on: the whole-frame look misses it, and the look
 /// with the frame zoomed out finds it, in a still and in a replay.
@@ -128,18 +144,7 @@ fn paired_views_of_a_still_face_are_the_mirror_average() {
             format!("[smoothing]\nalternate_mirror = {alternate}\n"),
         )
         .unwrap();
-        let out = emocue_ok(&[
-            "replay",
-            clip.to_str().unwrap(),
-            "--fps",
-            "15",
-            "--no-timing",
-            "--events",
-            "-",
-            "--config",
-            cfg.to_str().unwrap(),
-        ]);
-        json_lines(&String::from_utf8_lossy(&out.stdout))
+        replay_at_15_fps(clip, &cfg)
     };
     let (both, paired) = (events_of(&still, false), events_of(&still, true));
     assert_eq!((both.len(), paired.len()), (12, 12));
@@ -178,18 +183,7 @@ fn a_replay_that_skips_the_detector_keeps_the_face_and_the_caption() {
     let events_of = |every: u32| {
         let cfg = dir.join(format!("every{every}.toml"));
         std::fs::write(&cfg, format!("[detection]\nevery_frames = {every}\n")).unwrap();
-        let out = emocue_ok(&[
-            "replay",
-            "samples/astronaut",
-            "--fps",
-            "15",
-            "--no-timing",
-            "--events",
-            "-",
-            "--config",
-            cfg.to_str().unwrap(),
-        ]);
-        json_lines(&String::from_utf8_lossy(&out.stdout))
+        replay_at_15_fps(std::path::Path::new("samples/astronaut"), &cfg)
     };
     let count = |events: &[serde_json::Value], key: &str| {
         events
