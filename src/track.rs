@@ -74,6 +74,19 @@ pub struct Track {
 }
 
 impl Track {
+    /// Blends the move of the box's centre from the latest observation to `rect` at
+    /// `t_ms` into the velocity (half old, half new).
+    fn learn_velocity(&mut self, t_ms: f64, rect: &Rect) {
+        let dt = (t_ms - self.last_seen_ms).max(1.0) as f32;
+        let (ox, oy) = self.rect.center();
+        let (nx, ny) = rect.center();
+        let v = ((nx - ox) / dt, (ny - oy) / dt);
+        self.velocity = (
+            0.5 * self.velocity.0 + 0.5 * v.0,
+            0.5 * self.velocity.1 + 0.5 * v.1,
+        );
+    }
+
     fn predict(&self, t_ms: f64) -> Rect {
         let dt = (t_ms - self.last_seen_ms) as f32;
         Rect {
@@ -179,14 +192,7 @@ impl Tracker {
         for (tr, matched) in self.tracks.iter_mut().zip(&track_det) {
             if let Some(di) = *matched {
                 let d = &dets[di];
-                let dt = (t_ms - tr.last_seen_ms).max(1.0) as f32;
-                let (ox, oy) = tr.rect.center();
-                let (nx, ny) = d.rect.center();
-                let v = ((nx - ox) / dt, (ny - oy) / dt);
-                tr.velocity = (
-                    0.5 * tr.velocity.0 + 0.5 * v.0,
-                    0.5 * tr.velocity.1 + 0.5 * v.1,
-                );
+                tr.learn_velocity(t_ms, &d.rect);
                 let k = SIZE_SMOOTHING;
                 tr.size = (
                     k * d.rect.w + (1.0 - k) * tr.size.0,
@@ -267,14 +273,7 @@ impl Tracker {
             if tr.lost || t_ms <= tr.last_seen_ms {
                 continue;
             }
-            let dt = (t_ms - tr.last_seen_ms) as f32;
-            let (ox, oy) = tr.rect.center();
-            let (nx, ny) = d.rect.center();
-            let v = ((nx - ox) / dt, (ny - oy) / dt);
-            tr.velocity = (
-                0.5 * tr.velocity.0 + 0.5 * v.0,
-                0.5 * tr.velocity.1 + 0.5 * v.1,
-            );
+            tr.learn_velocity(t_ms, &d.rect);
             tr.rect = d.rect;
             tr.size = (d.rect.w, d.rect.h);
             tr.keypoints = d.keypoints;
