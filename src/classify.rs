@@ -4,6 +4,7 @@
 //! framing and softmax temperature live in its ONNX `metadata_props`, so a retrained
 //! model never silently disagrees with the app about what its outputs mean.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -238,20 +239,21 @@ impl Classifier {
     /// where `mirrored` says so and the model asks for mirror averaging (`tta_flip`).
     /// Video pairs a face's view in this frame with its other view from the frame
     /// before (`[smoothing] alternate_mirror`): both views at the cost of one.
-    pub fn view_logits(
+    pub fn view_logits<C: AsRef<[f32]>>(
         &mut self,
-        crops: &[Vec<f32>],
+        crops: &[C],
         mirrored: &[bool],
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         let n = self.contract.crop.size;
-        let batch: Vec<Vec<f32>> = crops
+        // Only a mirrored view is a new buffer; the others are read in place.
+        let batch: Vec<Cow<'_, [f32]>> = crops
             .iter()
             .enumerate()
             .map(|(i, c)| {
                 if self.contract.flip && mirrored.get(i).copied().unwrap_or(false) {
-                    mirror(c, n)
+                    Cow::Owned(mirror(c.as_ref(), n))
                 } else {
-                    c.clone()
+                    Cow::Borrowed(c.as_ref())
                 }
             })
             .collect();
@@ -340,7 +342,7 @@ impl Classifier {
         Ok(plan)
     }
 
-    fn run_batch(&mut self, crops: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, ModelError> {
+    fn run_batch<C: AsRef<[f32]>>(&mut self, crops: &[C]) -> Result<Vec<Vec<f32>>, ModelError> {
         let n = self.contract.crop.size;
         let k = self.contract.labels.len();
         let b = crops.len();
@@ -349,16 +351,16 @@ impl Classifier {
             path: self.file.path.clone(),
             what,
         };
-        if let Some(c) = crops.iter().find(|c| c.len() != n * n) {
+        if let Some(c) = crops.iter().find(|c| c.as_ref().len() != n * n) {
             return Err(bad(format!(
                 "crop has {} values, model wants {n}x{n}",
-                c.len()
+                c.as_ref().len()
             )));
         }
         let (m, s) = (self.contract.mean, self.contract.std);
         let data: Vec<f32> = crops
             .iter()
-            .flatten()
+            .flat_map(|c| c.as_ref())
             .map(|&v| (v / 255.0 - m) / s)
             .collect();
         let input = Tensor::from_shape(&[b, 1, n, n], &data).map_err(|e| bad(e.to_string()))?;

@@ -370,26 +370,32 @@ impl Pipeline {
         crops: &[Vec<f32>],
         updates: &[TrackUpdate],
     ) -> Result<Vec<Vec<f32>>, ModelError> {
-        // Per crop: its track's last view, if recent enough to pair with.
-        let last: Vec<Option<&(bool, f64, Vec<f32>)>> = (0..crops.len())
+        // Per crop: its track, and that track's last view if recent enough to pair with.
+        let ids: Vec<Option<u64>> = (0..crops.len())
             .map(|i| {
                 updates
                     .iter()
                     .find(|u| u.detection == Some(i))
-                    .and_then(|u| self.views.get(&u.id))
+                    .map(|u| u.id)
+            })
+            .collect();
+        let last: Vec<Option<&(bool, f64, Vec<f32>)>> = ids
+            .iter()
+            .map(|id| {
+                id.and_then(|id| self.views.get(&id))
                     .filter(|(_, at, _)| t >= *at && t - at <= PAIR_MAX_MS)
             })
             .collect();
-        let mut batch = Vec::with_capacity(crops.len() * 2);
+        let mut batch: Vec<&[f32]> = Vec::with_capacity(crops.len() * 2);
         let mut flags = Vec::with_capacity(crops.len() * 2);
         let mut view = Vec::with_capacity(crops.len());
         for (c, l) in crops.iter().zip(&last) {
             let mirrored = l.is_some_and(|(m, _, _)| !m);
             view.push(mirrored);
-            batch.push(c.clone());
+            batch.push(c);
             flags.push(mirrored);
             if l.is_none() {
-                batch.push(c.clone());
+                batch.push(c);
                 flags.push(!mirrored);
             }
         }
@@ -410,9 +416,9 @@ impl Pipeline {
             probs.push(self.classifier.probabilities(&mean)?);
             now.push((mirrored, this));
         }
-        for (i, (mirrored, this)) in now.into_iter().enumerate() {
-            if let Some(u) = updates.iter().find(|u| u.detection == Some(i)) {
-                self.views.insert(u.id, (mirrored, t, this));
+        for (id, (mirrored, this)) in ids.into_iter().zip(now) {
+            if let Some(id) = id {
+                self.views.insert(id, (mirrored, t, this));
             }
         }
         Ok(probs)
