@@ -574,6 +574,32 @@ mod tests {
     }
 
     #[test]
+    fn alternate_mirror_takes_only_true_or_false() {
+        for bad in ["\"yes\"", "1", "[true]", "maybe"] {
+            let text = format!("[smoothing]\nalternate_mirror = {bad}\n");
+            let err = Config::parse(&text, Path::new("x.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("x.toml:2:"),
+                "alternate_mirror = {bad}: {err}"
+            );
+        }
+        for (text, want) in [("false", false), ("true", true)] {
+            let c = Config::parse(
+                &format!("[smoothing]\nalternate_mirror = {text}\n"),
+                Path::new("x.toml"),
+            )
+            .unwrap();
+            assert_eq!(c.smoothing.alternate_mirror, want);
+        }
+        assert!(
+            Config::default().smoothing.alternate_mirror,
+            "on by default"
+        );
+    }
+
+    #[test]
     fn nms_iou_means_an_overlap_strictly_between_0_and_1() {
         for v in ["0.0", "1.0"] {
             let err = Config::parse(
