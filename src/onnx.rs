@@ -206,6 +206,11 @@ impl OnnxFile {
         // And for the detector's stem and max pools (src/cnn_ext.rs), on the
         // decluttered graph where they have their canonical form.
         let mut typed = typed.into_decluttered().map_err(load)?;
+        // A ReLU whose QdqRound clamps at 0 anyway is a pass over the tensor for
+        // nothing (src/qdq.rs).
+        if ext.qdq {
+            crate::qdq::drop_relus_before_rounds(&mut typed).map_err(load)?;
+        }
         // The int8 classifier's convolutions in integers (src/qconv.rs), before
         // cnn_ext, which would take its 1×1 ones as f32.
         if ext.qconv {

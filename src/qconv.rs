@@ -13,6 +13,14 @@
 //! `input scale × weight scale` per output channel and the bias. On x86_64 with AVX2
 //! only ([`fast`]); elsewhere tract's own kernels stay.
 //!
+//! Where the input's steps are known to be 0..=255 (a ReLU's output on a zero-point-0
+//! grid: every convolution of the classifier but the stem), the steps go in as bytes,
+//! four channels to a 32-bit lane, and `vpmaddubsw` multiplies 32 byte pairs at once
+//! ([`Bytes`]), as onnxruntime's u8×s8 kernels do. Its 16-bit pair sums can saturate
+//! where onnxruntime's then silently do; here each call first checks the input
+//! channels' largest steps against the weights, and runs the 16-bit form where a sum
+//! could leave 16 bits, so the result stays the exact sum either way.
+//!
 //! Results: the exact sum of the products of the dequantised values, rounded once to
 //! f32; tract's f32 product rounds at every step, so outputs differ from its own by
 //! float rounding only (`tests`), and onnxruntime's integer kernels compute the exact
@@ -76,6 +84,46 @@ pub struct QConv {
     layout: Layout,
     /// Start of each (channel pair, tap)'s run in the planes (from the layout).
     offsets: Vec<usize>,
+    /// The byte form, where the input's steps are 0..=255 ([`QConv::with_bytes`]).
+    bytes: Option<Bytes>,
+    /// The [`QdqRound`] that took the output, applied as it is written
+    /// ([`QConv::with_round`]): one pass over the output instead of two.
+    round: Option<QdqRound>,
+}
+
+/// [`QConv`] over input steps of 0..=255 held as bytes, four channels (a quad) to a
+/// 32-bit lane: `vpmaddubsw` multiplies the bytes by the weights' int8 steps and adds
+/// neighbours into 16-bit sums, `vpmaddwd` by ones adds those pairs into 32 bits. That
+/// is 32 multiply-adds for two instructions where `vpmaddwd` alone gives 16, and the
+/// planes and weights are half the size.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // the kernel is AVX2's
+struct Bytes {
+    /// Weight steps `[O', quads · taps, CO, 4]`; missing channels are zero.
+    weights: Vec<i8>,
+    /// Start of each (quad, tap)'s run in the byte planes.
+    offsets: Vec<usize>,
+    /// For each channel pair summed by `vpmaddubsw` (channels 2p and 2p + 1), the
+    /// same-sign parts (|w_a|, |w_b|) of its weights over every output channel and tap
+    /// that no other such part dominates: the pair's 16-bit sum stays exact while
+    /// `max_a · |w_a| + max_b · |w_b| ≤ 32767` for each (`max` the channels' largest
+    /// steps in this call).
+    frontier: Vec<(u16, u16)>,
+    /// Where pair p's points start in `frontier` (one more entry than pairs).
+    frontier_at: Vec<usize>,
+}
+
+/// Working memory of [`QConv::run`], kept between calls: a fresh allocation this size
+/// (up to 80 KB) can be fresh pages from the kernel each call.
+#[derive(Debug, Default)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // the byte form is AVX2's
+pub struct Scratch {
+    /// The input's steps in phase planes (channel pairs or quads per element).
+    planes: Vec<u32>,
+    /// Each input channel's largest step, for the byte form's check.
+    maxima: Vec<u8>,
+    /// One channel quad of the byte form, packed before it goes into the planes.
+    packed: Vec<u32>,
 }
 
 impl Eq for QConv {}
@@ -84,6 +132,12 @@ impl std::hash::Hash for QConv {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         (self.input, self.kernel, self.stride, self.pad, self.output).hash(h);
         self.weights.hash(h);
+        self.bytes.is_some().hash(h);
+        if let Some(r) = &self.round {
+            [r.inv_scale, r.lo, r.hi, r.shift, r.scale]
+                .map(|v| v.to_bits())
+                .hash(h);
+        }
         self.scale
             .iter()
             .chain(&self.bias)
@@ -218,61 +272,289 @@ impl QConv {
             bias: b,
             layout,
             offsets,
+            bytes: None,
+            round: None,
         })
     }
 
-    /// Fills `out` (`[O, OH, OW]`) from `x` (`[C, H, W]`); `planes` is scratch.
-    pub fn run(&self, x: &[f32], out: &mut [f32], planes: &mut Vec<u32>) {
+    /// Applies `round` to each output as it is written, in place of a [`QdqRound`]
+    /// op that would read the whole output again.
+    pub fn with_round(mut self, round: QdqRound) -> Self {
+        self.round = Some(round);
+        self
+    }
+
+    /// Adds the byte form ([`Bytes`]): for a caller that knows every input step is
+    /// 0..=255 (a larger or negative one would be clamped into that range there).
+    pub fn with_bytes(mut self) -> Self {
+        let (c, (kh, kw), o) = (self.input.0, self.kernel, self.output.0);
+        let (taps, quads) = (kh * kw, c.div_ceil(4));
+        let pairs16 = c.div_ceil(2) * taps;
+        let blocks = o.div_ceil(CO);
+        // The 16-bit form's steps, back out of its packing: step(oc, ic, tap).
+        let step = |oc: usize, ic: usize, tap: usize| -> i16 {
+            if ic >= c || oc >= o {
+                return 0;
+            }
+            self.weights
+                [(((oc / CO) * pairs16 + (ic / 2) * taps + tap) * CO + oc % CO) * 2 + ic % 2]
+        };
+        let mut weights = vec![0i8; blocks * quads * taps * CO * 4];
+        for oc in 0..blocks * CO {
+            for ic in 0..quads * 4 {
+                for tap in 0..taps {
+                    let k = (ic / 4) * taps + tap;
+                    // |step| ≤ 127 (int8_grid), so the cast is exact.
+                    weights[(((oc / CO) * quads * taps + k) * CO + oc % CO) * 4 + ic % 4] =
+                        step(oc, ic, tap) as i8;
+                }
+            }
+        }
+        let (mut frontier, mut frontier_at) = (Vec::new(), vec![0]);
+        for p in 0..quads * 2 {
+            let mut pts: Vec<(u16, u16)> = (0..o)
+                .flat_map(|oc| (0..taps).map(move |tap| (oc, tap)))
+                .flat_map(|(oc, tap)| {
+                    let (a, b) = (step(oc, 2 * p, tap), step(oc, 2 * p + 1, tap));
+                    let part =
+                        |v: i16, pos: bool| if (v > 0) == pos { v.unsigned_abs() } else { 0 };
+                    [
+                        (part(a, true), part(b, true)),
+                        (part(a, false), part(b, false)),
+                    ]
+                })
+                .collect();
+            // Keep the points no other one dominates: by |w_a| descending, each kept
+            // point has a larger |w_b| than every one before it.
+            pts.sort_unstable_by(|x, y| y.cmp(x));
+            let mut best_b = None;
+            for (a, b) in pts {
+                if (a, b) != (0, 0) && best_b.is_none_or(|m| b > m) {
+                    frontier.push((a, b));
+                    best_b = Some(b);
+                }
+            }
+            frontier_at.push(frontier.len());
+        }
+        let lay = &self.layout;
+        let (sh, sw) = self.stride;
+        let offsets = (0..quads)
+            .flat_map(|q| {
+                (0..taps).map(move |t| {
+                    let (r, c) = (t / kw, t % kw);
+                    let phase = (q * sh + r % sh) * sw + c % sw;
+                    phase * lay.len + (r / sh) * lay.wq + c / sw
+                })
+            })
+            .collect();
+        self.bytes = Some(Bytes {
+            weights,
+            offsets,
+            frontier,
+            frontier_at,
+        });
+        self
+    }
+
+    /// Fills `out` (`[O, OH, OW]`) from `x` (`[C, H, W]`).
+    pub fn run(&self, x: &[f32], out: &mut [f32], scratch: &mut Scratch) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has the features `run_avx2` is compiled for.
-            unsafe { self.run_avx2(x, out, planes) };
+            unsafe { self.run_avx2(x, out, scratch) };
             return;
         }
-        self.run_with::<false>(x, out, planes);
+        self.run_with::<false>(x, out, &mut scratch.planes);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn run_avx2(&self, x: &[f32], out: &mut [f32], planes: &mut Vec<u32>) {
-        self.run_with::<true>(x, out, planes);
+    unsafe fn run_avx2(&self, x: &[f32], out: &mut [f32], scratch: &mut Scratch) {
+        if let Some(bytes) = &self.bytes {
+            // SAFETY: this function's CPU has AVX2.
+            if unsafe { self.fill_bytes(x, scratch, bytes) } {
+                let planes = &scratch.planes[..];
+                let taps = bytes.offsets.len();
+                let last = bytes
+                    .offsets
+                    .iter()
+                    .max()
+                    .map_or(0, |&o| o + self.layout.q16);
+                assert!(last <= planes.len() && bytes.weights.len().is_multiple_of(taps * CO * 4));
+                let size = taps * CO * 4;
+                self.finish::<true>(out, |blk, q0, acc| {
+                    let w = &bytes.weights[blk * size..][..size];
+                    // SAFETY: AVX2 as above; every run read is inside `planes` (asserted)
+                    // and `w` is one block of the weights.
+                    unsafe { block_bytes_avx2(w, planes, &bytes.offsets, q0, acc) }
+                });
+                return;
+            }
+        }
+        self.run_with::<true>(x, out, &mut scratch.planes);
     }
 
     #[inline(always)]
     fn run_with<const AVX2: bool>(&self, x: &[f32], out: &mut [f32], planes: &mut Vec<u32>) {
         let (lay, offsets) = (&self.layout, &self.offsets);
         self.fill_planes::<AVX2>(x, planes, lay);
-        let (o, oh, ow) = self.output;
         let pairs = offsets.len();
         // Every run `block` reads (PX pairs at offset + q0) stays inside `planes`.
         let last = offsets.iter().max().map_or(0, |&o| o + lay.q16);
         assert!(last <= planes.len() && self.weights.len().is_multiple_of(pairs * CO * 2));
+        let (planes, size) = (&planes[..], pairs * CO * 2);
+        self.finish::<AVX2>(out, |blk, q0, acc| {
+            block::<AVX2>(
+                &self.weights[blk * size..][..size],
+                planes,
+                offsets,
+                q0,
+                acc,
+            )
+        });
+    }
+
+    /// Runs `block(blk, q0, acc)` for every block `blk` of [`CO`] output channels and
+    /// position run `q0`, and writes the sums, scaled and biased, to `out`.
+    #[inline(always)]
+    fn finish<const AVX2: bool>(
+        &self,
+        out: &mut [f32],
+        mut block: impl FnMut(usize, usize, &mut [[i32; PX]; CO]),
+    ) {
+        let lay = &self.layout;
+        let (o, oh, ow) = self.output;
         let mut acc = [[0i32; PX]; CO];
-        for (blk, ((w, scale), bias)) in self
-            .weights
-            .chunks_exact(pairs * CO * 2)
-            .zip(self.scale.chunks_exact(CO))
+        let mut vals = [[0f32; PX]; CO];
+        for (blk, (scale, bias)) in self
+            .scale
+            .chunks_exact(CO)
             .zip(self.bias.chunks_exact(CO))
             .enumerate()
         {
+            let outs = CO.min(o - blk * CO);
+            // Output (oy, ox) of position q0; positions with ox ≥ OW are dropped.
+            let (mut oy, mut ox) = (0, 0);
             for q0 in (0..lay.q16).step_by(PX) {
-                block::<AVX2>(w, planes, offsets, q0, &mut acc);
-                // Position q0 + i is output (oy, ox) with ox < WQ; keep ox < OW.
-                let mut i = 0;
-                while i < PX {
-                    let (oy, ox) = ((q0 + i) / lay.wq, (q0 + i) % lay.wq);
-                    if oy >= oh {
-                        break;
-                    }
-                    let n = (PX - i).min(lay.wq - ox);
-                    let keep = n.min(ow.saturating_sub(ox));
-                    for (j, a) in acc.iter().enumerate().take(o - blk * CO) {
-                        let dst = &mut out[((blk * CO + j) * oh + oy) * ow + ox.min(ow)..][..keep];
-                        for (d, &a) in dst.iter_mut().zip(&a[i..i + keep]) {
-                            *d = a as f32 * scale[j] + bias[j];
+                block(blk, q0, &mut acc);
+                #[cfg(target_arch = "x86_64")]
+                if AVX2 {
+                    // SAFETY: AVX2 is only true inside `run_avx2`, whose CPU has it.
+                    unsafe { finish_avx2(&acc, scale, bias, self.round.as_ref(), &mut vals) };
+                }
+                if !AVX2 || cfg!(not(target_arch = "x86_64")) {
+                    for ((v, a), (&s, &b)) in vals.iter_mut().zip(&acc).zip(scale.iter().zip(bias))
+                    {
+                        for (v, &a) in v.iter_mut().zip(a) {
+                            let y = a as f32 * s + b;
+                            *v = self.round.as_ref().map_or(y, |r| r.apply(y));
                         }
                     }
+                }
+                let (mut y, mut x, mut i) = (oy, ox, 0);
+                while i < PX && y < oh {
+                    let n = (PX - i).min(lay.wq - x);
+                    let keep = n.min(ow.saturating_sub(x));
+                    for (j, v) in vals.iter().enumerate().take(outs) {
+                        out[((blk * CO + j) * oh + y) * ow + x.min(ow)..][..keep]
+                            .copy_from_slice(&v[i..i + keep]);
+                    }
                     i += n;
+                    x += n;
+                    if x == lay.wq {
+                        (x, y) = (0, y + 1);
+                    }
+                }
+                ox += PX;
+                while ox >= lay.wq {
+                    (ox, oy) = (ox - lay.wq, oy + 1);
+                }
+            }
+        }
+    }
+
+    /// The byte form's planes (`[C/4, SH, SW, len]`, each element a channel quad, one
+    /// byte per channel) and each channel's largest step; false, with nothing to use,
+    /// where a 16-bit pair sum of this input could saturate.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn fill_bytes(&self, x: &[f32], scratch: &mut Scratch, bytes: &Bytes) -> bool {
+        let (c, h, w) = self.input;
+        let hw = h * w;
+        let lay = &self.layout;
+        let (sh, sw) = self.stride;
+        let quads = c.div_ceil(4);
+        let Scratch {
+            planes,
+            maxima,
+            packed,
+        } = scratch;
+        planes.clear();
+        planes.resize(quads * sh * sw * lay.len, 0);
+        maxima.clear();
+        maxima.resize(quads * 4, 0);
+        packed.clear();
+        packed.resize(hw, 0);
+        for q in 0..quads {
+            // A missing channel of the last quad reads channel 4q with a scale of 0.
+            let mut rows = [&x[4 * q * hw..][..hw]; 4];
+            let mut inv = [self.inv_in_scale; 4];
+            for k in 1..4 {
+                if 4 * q + k < c {
+                    rows[k] = &x[(4 * q + k) * hw..][..hw];
+                } else {
+                    inv[k] = 0.0;
+                }
+            }
+            // SAFETY: this function's CPU has AVX2.
+            let (done, mut most) = unsafe { pack_bytes_avx2(packed, rows, inv) };
+            for i in done..hw {
+                let mut v = 0u32;
+                for k in 0..4 {
+                    let t = (rows[k][i] * inv[k]).clamp(0.0, 255.0);
+                    v |= (((t + ROUND_MAGIC) - ROUND_MAGIC) as u32) << (8 * k);
+                }
+                packed[i] = v;
+                most = max_bytes(most, v);
+            }
+            for y in 0..h.min((lay.hq * sh).saturating_sub(self.pad.0)) {
+                self.scatter_row(planes, &packed[y * w..][..w], q, y + self.pad.0);
+            }
+            maxima[4 * q..][..4].copy_from_slice(&most.to_le_bytes());
+        }
+        // Every pair's 16-bit sum must stay exact for the largest steps seen.
+        (0..quads * 2).all(|p| {
+            let (ma, mb) = (u32::from(maxima[2 * p]), u32::from(maxima[2 * p + 1]));
+            bytes.frontier[bytes.frontier_at[p]..bytes.frontier_at[p + 1]]
+                .iter()
+                .all(|&(a, b)| ma * u32::from(a) + mb * u32::from(b) <= i16::MAX as u32)
+        })
+    }
+
+    /// Puts one packed input row (`py` in padded coordinates) of plane group `g` (a
+    /// channel pair or quad) into its phase planes: the row's pixels of column phase
+    /// `ph` are every `sw`-th from `x0`, consecutive in that phase's plane from column
+    /// `(x0 + pl) / sw`.
+    #[inline(always)]
+    fn scatter_row(&self, planes: &mut [u32], row: &[u32], g: usize, py: usize) {
+        let lay = &self.layout;
+        let (sh, sw) = self.stride;
+        let pl = self.pad.1;
+        let (w, wp) = (self.input.2, lay.wq * sw);
+        for ph in 0..sw {
+            let x0 = (ph + sw - pl % sw) % sw;
+            let n = wp.saturating_sub(pl).min(w).saturating_sub(x0).div_ceil(sw);
+            if n == 0 {
+                continue;
+            }
+            let phase = (g * sh + py % sh) * sw + ph;
+            let at = phase * lay.len + (py / sh) * lay.wq + (x0 + pl) / sw;
+            let dst = &mut planes[at..][..n];
+            if sw == 1 {
+                dst.copy_from_slice(&row[x0..][..n]);
+            } else {
+                for (d, &v) in dst.iter_mut().zip(row[x0..].iter().step_by(sw)) {
+                    *d = v;
                 }
             }
         }
@@ -285,8 +567,8 @@ impl QConv {
     fn fill_planes<const AVX2: bool>(&self, x: &[f32], planes: &mut Vec<u32>, lay: &Layout) {
         let (c, h, w) = self.input;
         let (sh, sw) = self.stride;
-        let (pt, pl) = self.pad;
-        let (hp, wp) = (lay.hq * sh, lay.wq * sw);
+        let pt = self.pad.0;
+        let hp = lay.hq * sh;
         planes.clear();
         planes.resize(c.div_ceil(2) * sh * sw * lay.len, 0);
         let inv = self.inv_in_scale;
@@ -324,25 +606,7 @@ impl QConv {
                 for ((d, &va), &vb) in row[done..].iter_mut().zip(&ra[done..]).zip(&rb[done..]) {
                     *d = pack(va, vb);
                 }
-                // The row's pixels of column phase `ph` are every `sw`-th from `x0`,
-                // consecutive in that phase's plane from column `(x0 + pl) / sw`.
-                for ph in 0..sw {
-                    let x0 = (ph + sw - pl % sw) % sw;
-                    let n = wp.saturating_sub(pl).min(w).saturating_sub(x0).div_ceil(sw);
-                    if n == 0 {
-                        continue;
-                    }
-                    let phase = (cp * sh + py % sh) * sw + ph;
-                    let at = phase * lay.len + (py / sh) * lay.wq + (x0 + pl) / sw;
-                    let dst = &mut planes[at..][..n];
-                    if sw == 1 {
-                        dst.copy_from_slice(&row[x0..][..n]);
-                    } else {
-                        for (d, &v) in dst.iter_mut().zip(row[x0..].iter().step_by(sw)) {
-                            *d = v;
-                        }
-                    }
-                }
+                self.scatter_row(planes, &row, cp, py);
             }
         }
     }
@@ -450,6 +714,133 @@ unsafe fn block_avx2(
     }
 }
 
+/// [`QConv::finish`]'s conversion of one block of sums, 8 at a time: `vals[j][i] =
+/// round(acc[j][i] · scale[j] + bias[j])` with the same result bit for bit as the
+/// scalar code (a multiply then an add, no fused multiply-add; [`QdqRound::apply`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn finish_avx2(
+    acc: &[[i32; PX]; CO],
+    scale: &[f32],
+    bias: &[f32],
+    round: Option<&QdqRound>,
+    vals: &mut [[f32; PX]; CO],
+) {
+    use std::arch::x86_64::*;
+    // SAFETY (whole body): each row of `acc` and `vals` is PX = 16 values, read and
+    // written 8 at a time at 0 and 8.
+    unsafe {
+        let r = round.map(|r| {
+            [r.inv_scale, r.lo, r.hi, r.shift, r.scale, ROUND_MAGIC].map(|v| _mm256_set1_ps(v))
+        });
+        for ((v, a), (&s, &b)) in vals.iter_mut().zip(acc).zip(scale.iter().zip(bias)) {
+            let (s, b) = (_mm256_set1_ps(s), _mm256_set1_ps(b));
+            for h in [0, 8] {
+                let x = _mm256_cvtepi32_ps(_mm256_loadu_si256(a.as_ptr().add(h) as *const __m256i));
+                let mut y = _mm256_add_ps(_mm256_mul_ps(x, s), b);
+                if let Some([inv, lo, hi, shift, scale, magic]) = r {
+                    let t = _mm256_mul_ps(y, inv);
+                    let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(t, t);
+                    let t = _mm256_max_ps(_mm256_min_ps(t, hi), lo);
+                    let t = _mm256_andnot_ps(nan, _mm256_sub_ps(_mm256_add_ps(t, magic), magic));
+                    y = _mm256_mul_ps(_mm256_add_ps(t, shift), scale);
+                }
+                _mm256_storeu_ps(v.as_mut_ptr().add(h), y);
+            }
+        }
+    }
+}
+
+/// Bytewise maximum of two packed quads.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn max_bytes(a: u32, b: u32) -> u32 {
+    u32::from_le_bytes(std::array::from_fn(|k| {
+        a.to_le_bytes()[k].max(b.to_le_bytes()[k])
+    }))
+}
+
+/// [`QConv::fill_bytes`]'s packing of four channels, 8 pixels at a time: `dst[i]` holds
+/// the grid steps of `rows[k][i] · inv[k]` in byte k, rounded half to even and clamped
+/// to 0..=255 as the scalar code does (NaN gives 0). Returns how many it wrote (a
+/// multiple of 8; the caller does the rest) and the bytewise maxima of what it wrote.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn pack_bytes_avx2(dst: &mut [u32], rows: [&[f32]; 4], inv: [f32; 4]) -> (usize, u32) {
+    use std::arch::x86_64::*;
+    let n = rows.iter().fold(dst.len(), |n, r| n.min(r.len())) / 8 * 8;
+    // SAFETY (whole body): every load and store is of 8 elements at i < n, within
+    // all five slices.
+    unsafe {
+        let (hi, lo) = (_mm256_set1_ps(255.0), _mm256_setzero_ps());
+        let inv = [
+            _mm256_set1_ps(inv[0]),
+            _mm256_set1_ps(inv[1]),
+            _mm256_set1_ps(inv[2]),
+            _mm256_set1_ps(inv[3]),
+        ];
+        let mut most = _mm256_setzero_si256();
+        for i in (0..n).step_by(8) {
+            // min(hi, NaN) is NaN, max(NaN, lo) is lo: NaN gives 0.
+            let mut v = _mm256_setzero_si256();
+            for k in 0..4 {
+                let t = _mm256_mul_ps(_mm256_loadu_ps(rows[k].as_ptr().add(i)), inv[k]);
+                let s = _mm256_cvtps_epi32(_mm256_max_ps(_mm256_min_ps(hi, t), lo));
+                v = _mm256_or_si256(v, _mm256_sllv_epi32(s, _mm256_set1_epi32(8 * k as i32)));
+            }
+            most = _mm256_max_epu8(most, v);
+            _mm256_storeu_si256(dst.as_mut_ptr().add(i) as *mut __m256i, v);
+        }
+        let mut lanes = [0u32; 8];
+        _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, most);
+        (n, lanes.into_iter().fold(0, max_bytes))
+    }
+}
+
+/// [`block_avx2`] for the byte form: weight block `w` (`[quads · taps, CO, 4]`) times
+/// the runs of byte `planes` at `offsets[k] + q0`, [`PX`] quads each. Exact where
+/// [`QConv::fill_bytes`] found no pair sum that can leave 16 bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn block_bytes_avx2(
+    w: &[i8],
+    planes: &[u32],
+    offsets: &[usize],
+    q0: usize,
+    acc: &mut [[i32; PX]; CO],
+) {
+    use std::arch::x86_64::*;
+    const _: () = assert!(PX == 16 && CO == 4);
+    debug_assert!(w.len() == offsets.len() * CO * 4);
+    // SAFETY (whole body): the caller checked that each run of 16 quads at
+    // offsets[k] + q0 is inside `planes`; `w` holds offsets.len() · 4 quads.
+    unsafe {
+        let z = _mm256_setzero_si256();
+        let ones = _mm256_set1_epi16(1);
+        let mut a = [[z; 2]; CO];
+        let base = planes.as_ptr().add(q0);
+        let wp = w.as_ptr() as *const i32;
+        for (k, &off) in offsets.iter().enumerate() {
+            let p = base.add(off) as *const __m256i;
+            let x0 = _mm256_loadu_si256(p);
+            let x1 = _mm256_loadu_si256(p.add(1));
+            for (j, a) in a.iter_mut().enumerate() {
+                let wj = _mm256_set1_epi32(wp.add(k * CO + j).read_unaligned());
+                let (s0, s1) = (_mm256_maddubs_epi16(x0, wj), _mm256_maddubs_epi16(x1, wj));
+                a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(s0, ones));
+                a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(s1, ones));
+            }
+        }
+        for (o, a) in acc.iter_mut().zip(&a) {
+            _mm256_storeu_si256(o.as_mut_ptr() as *mut __m256i, a[0]);
+            _mm256_storeu_si256(o.as_mut_ptr().add(8) as *mut __m256i, a[1]);
+        }
+    }
+}
+
 impl Op for QConv {
     fn name(&self) -> StaticName {
         "EmocueQConv".into()
@@ -466,9 +857,8 @@ impl Op for QConv {
 }
 
 thread_local! {
-    /// Scratch planes, kept between calls: a fresh allocation this size (up to 80 KB)
-    /// can be fresh pages from the kernel each call.
-    static SCRATCH: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// [`QConv::run`]'s working memory, kept between calls.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 impl EvalOp for QConv {
@@ -482,9 +872,9 @@ impl EvalOp for QConv {
         // SAFETY: `run` writes every element before the tensor is read.
         let mut out = unsafe { Tensor::uninitialized::<f32>(&self.out_shape)? };
         SCRATCH.with(|s| -> TractResult<()> {
-            let planes = &mut *s.borrow_mut();
+            let scratch = &mut *s.borrow_mut();
             let mut out = out.try_as_plain_ram_mut()?;
-            self.run(x, out.as_slice_mut::<f32>()?, planes);
+            self.run(x, out.as_slice_mut::<f32>()?, scratch);
             Ok(())
         })?;
         Ok(tvec!(out.into_tvalue()))
@@ -500,12 +890,21 @@ impl TypedOp for QConv {
     as_op!();
 }
 
-/// The grid scale of `outlet` if a [`QdqRound`] produces it.
-fn grid_scale(model: &TypedModel, outlet: OutletId) -> Option<f32> {
-    let op = model.node(outlet.node).op_as::<ElementWiseOp>()?;
-    let q = op.0.downcast_ref::<QdqRound>()?;
+/// The grid scale of `outlet` if a [`QdqRound`] produces it (alone or inside a
+/// [`QConv`]), and whether its steps are all 0..=255 (the byte form applies).
+fn grid_scale(model: &TypedModel, outlet: OutletId) -> Option<(f32, bool)> {
+    let node = model.node(outlet.node);
+    // A QdqRound op, or one a QConv before has taken in.
+    let q = match node.op_as::<QConv>() {
+        Some(conv) => conv.round.as_ref()?,
+        None => node
+            .op_as::<ElementWiseOp>()?
+            .0
+            .downcast_ref::<QdqRound>()?,
+    };
+    let (lo, hi) = (q.lo + q.shift, q.hi + q.shift);
     // Steps of at most 9 bits: what an i16 pair sum of the product holds exactly.
-    (q.lo + q.shift >= -255.0 && q.hi + q.shift <= 255.0).then_some(q.scale)
+    (lo >= -255.0 && hi <= 255.0).then_some((q.scale, lo >= 0.0))
 }
 
 /// The [`QConv`] replacing `node`, a convolution of a grid input with grid weights.
@@ -526,7 +925,7 @@ fn qconv_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<QConv>>
     {
         return Ok(None);
     }
-    let Some(in_scale) = grid_scale(model, node.inputs[0]) else {
+    let Some((in_scale, bytes)) = grid_scale(model, node.inputs[0]) else {
         return Ok(None);
     };
     let Some([_, c, h, w]) = nchw1(model, node.inputs[0])? else {
@@ -570,7 +969,8 @@ fn qconv_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<QConv>>
         in_scale,
         &kernel,
         &bias,
-    ))
+    )
+    .map(|op| if bytes { op.with_bytes() } else { op }))
 }
 
 /// The [`QConv`] replacing `node`, a 1×1 convolution of a grid input with grid
@@ -580,7 +980,7 @@ fn pointwise_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(QC
     let Some(pw) = crate::cnn_ext::pointwise_parts(model, node)? else {
         return Ok(None);
     };
-    let Some(in_scale) = grid_scale(model, node.inputs[0]) else {
+    let Some((in_scale, bytes)) = grid_scale(model, node.inputs[0]) else {
         return Ok(None);
     };
     let (c, h, w) = pw.input;
@@ -596,7 +996,25 @@ fn pointwise_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(QC
         &pw.kernel,
         &pw.bias,
     )
-    .map(|op| (op, pw.end)))
+    .map(|op| (if bytes { op.with_bytes() } else { op }, pw.end)))
+}
+
+/// `op` with the [`QdqRound`] that is `end`'s only reader folded in, and the outlet
+/// the pair replaces; `op` and `end` as they are where there is none.
+fn take_round(model: &TypedModel, op: QConv, end: OutletId) -> (QConv, OutletId) {
+    let readers = model.outlet_successors(end);
+    if let ([reader], false) = (
+        readers,
+        model.output_outlets().is_ok_and(|o| o.contains(&end)),
+    ) {
+        let node = model.node(reader.node);
+        if let Some(ElementWiseOp(mini, None)) = node.op_as::<ElementWiseOp>()
+            && let Some(q) = mini.downcast_ref::<QdqRound>()
+        {
+            return (op.with_round(q.clone()), OutletId::new(node.id, 0));
+        }
+    }
+    (op, end)
 }
 
 /// Whether this CPU has the vectorised product ([`QConv`] on x86_64 with AVX2). On
@@ -629,6 +1047,7 @@ pub fn rewrite_all(model: &mut TypedModel) -> TractResult<usize> {
                 None => continue,
             },
         };
+        let (op, end) = take_round(model, op, end);
         let (input, name) = (node.inputs[0], node.name.clone());
         crate::cnn_ext::swap_in(model, input, end, &name, "emocue_qconv", op)?;
         done += 1;
@@ -883,10 +1302,138 @@ mod tests {
                 .map(|&n| n as f32 * IN_SCALE)
                 .collect();
             let (mut a, mut b) = (vec![0f32; o * oh * ow], vec![1f32; o * oh * ow]);
-            op.run(&x, &mut a, &mut Vec::new());
+            op.run(&x, &mut a, &mut Scratch::default());
             op.run_with::<false>(&x, &mut b, &mut Vec::new());
             assert_eq!(a, b, "{:?}", case.input);
         }
+    }
+
+    /// Each case as a [`QConv`] with its byte form, weights `w_step`, inputs of steps
+    /// 0..=`x_max`: (the op, its input, its output shape).
+    fn byte_case(
+        case: &Case,
+        w_step: &dyn Fn(usize) -> i32,
+        x_max: i32,
+    ) -> (QConv, Vec<f32>, usize) {
+        let (c, h, w) = case.input;
+        let (kh, kw) = case.kernel;
+        let (sh, sw) = case.stride;
+        let ((pt, pl), (pb, pr)) = case.pad;
+        let (oh, ow) = ((h + pt + pb - kh) / sh + 1, (w + pl + pr - kw) / sw + 1);
+        let o = case.out;
+        let weights: Vec<f32> = (0..o * c * kh * kw)
+            .map(|i| w_step(i) as f32 * 0.01)
+            .collect();
+        let op = QConv::new(
+            case.input,
+            case.kernel,
+            case.stride,
+            (pt, pl),
+            (o, oh, ow),
+            tvec!(o, oh, ow),
+            IN_SCALE,
+            &weights,
+            &vec![0.5; o],
+        )
+        .unwrap()
+        .with_bytes();
+        let x: Vec<f32> = unit(c * h * w, 8.0)
+            .iter()
+            .map(|u| (u * (x_max as f32 + 0.999)).floor() * IN_SCALE)
+            .collect();
+        (op, x, o * oh * ow)
+    }
+
+    #[test]
+    fn the_byte_form_is_the_exact_product_or_stands_aside() {
+        let mixed = steps(1 << 16, 9.0);
+        let mixed = |i: usize| mixed[i % mixed.len()];
+        let large = |i: usize| 100 + (i % 28) as i32;
+        // Any int8 weights with steps up to 120: a pair sums to at most 120 · 254, inside
+        // 16 bits. Weights of one sign near 127 with steps up to 255: past 16 bits, so
+        // the byte form must step aside.
+        type Weights<'a> = &'a dyn Fn(usize) -> i32;
+        let runs: [(Weights, i32, bool); 2] = [(&mixed, 120, true), (&large, 255, false)];
+        for (w_step, x_max, may_use_bytes) in runs {
+            for case in cases() {
+                let (op, x, n) = byte_case(&case, w_step, x_max);
+                let (mut a, mut b) = (vec![0f32; n], vec![1f32; n]);
+                op.run(&x, &mut a, &mut Scratch::default());
+                op.run_with::<false>(&x, &mut b, &mut Vec::new());
+                assert_eq!(a, b, "{:?} up to {x_max}", case.input);
+                #[cfg(target_arch = "x86_64")]
+                if std::is_x86_feature_detected!("avx2") {
+                    let bytes = op.bytes.as_ref().unwrap();
+                    // SAFETY: the CPU has AVX2.
+                    let used = unsafe { op.fill_bytes(&x, &mut Scratch::default(), bytes) };
+                    assert_eq!(used, may_use_bytes, "{:?} up to {x_max}", case.input);
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = may_use_bytes;
+            }
+        }
+    }
+
+    #[test]
+    fn a_taken_in_round_is_the_round_after_the_conv() {
+        let round = match qdq_round().0.downcast_ref::<QdqRound>() {
+            Some(q) => q.clone(),
+            None => unreachable!("qdq_round() makes a QdqRound"),
+        };
+        for case in cases() {
+            let (op, x, n) = byte_case(&case, &|i| steps(1 << 16, 9.0)[i % (1 << 16)], 120);
+            let (mut a, mut b) = (vec![0f32; n], vec![1f32; n]);
+            op.run(&x, &mut a, &mut Scratch::default());
+            round.run(&mut a);
+            op.with_round(round.clone())
+                .run(&x, &mut b, &mut Scratch::default());
+            assert_eq!(a, b, "{:?}", case.input);
+        }
+        // In a graph: the round after a rewritten convolution goes into it, and the
+        // next convolution still finds its grid there.
+        let case = &cases()[0];
+        let (m, ..) = model(case, true, false, false);
+        let mut m = m.into_decluttered().unwrap();
+        let out = m.output_outlets().unwrap()[0];
+        let r = m.wire_node("round2", qdq_round(), &[out]).unwrap();
+        m.select_output_outlets(&r).unwrap();
+        assert_eq!(rewrite_all(&mut m).unwrap(), 1);
+        let rounds = m
+            .nodes()
+            .iter()
+            .filter(|n| n.op_as::<ElementWiseOp>().is_some())
+            .count();
+        assert_eq!(rounds, 1, "only the round before the convolution stays");
+        let conv = m.nodes().iter().find_map(|n| n.op_as::<QConv>()).unwrap();
+        assert!(conv.round.is_some());
+        assert_eq!(
+            grid_scale(&m, m.output_outlets().unwrap()[0]),
+            Some((IN_SCALE, false))
+        );
+    }
+
+    #[test]
+    fn the_byte_form_keeps_only_undominated_weight_pairs() {
+        // One input channel pair, three output channels, one tap: weights (a, b) per
+        // output channel of (127, 20), (50, 127) and (-127, -10), whose same-sign
+        // parts (127, 10) the first dominates.
+        let w = [127.0, 20.0, 50.0, 127.0, -127.0, -10.0];
+        let op = QConv::new(
+            (2, 1, 1),
+            (1, 1),
+            (1, 1),
+            (0, 0),
+            (3, 1, 1),
+            tvec!(3, 1, 1),
+            1.0,
+            &w,
+            &[0.0; 3],
+        )
+        .unwrap()
+        .with_bytes();
+        let b = op.bytes.unwrap();
+        assert_eq!(b.frontier_at, vec![0, 2, 2]);
+        assert_eq!(b.frontier, vec![(127, 20), (50, 127)]);
     }
 
     #[test]

@@ -77,16 +77,64 @@ impl QdqRound {
 
     /// Applies the op to `xs` in place.
     pub fn run(&self, xs: &mut [f32]) {
-        let (inv, lo, hi, shift, scale) =
-            (self.inv_scale, self.lo, self.hi, self.shift, self.scale);
-        for x in xs {
-            let t = *x * inv;
-            // tract casts NaN to the zero point, so NaN comes out as 0 (or the shift).
-            let t = if t.is_nan() { 0.0 } else { t.clamp(lo, hi) };
-            // Clamping to integer bounds before rounding equals clamping after it.
-            let t = (t + ROUND_MAGIC) - ROUND_MAGIC;
-            *x = (t + shift) * scale;
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has the features `run_avx2` is compiled for.
+            unsafe { self.run_avx2(xs) };
+            return;
         }
+        for x in xs {
+            *x = self.apply(*x);
+        }
+    }
+
+    /// [`QdqRound::run`] 8 values at a time, with the same result bit for bit (the
+    /// scalar loop does not vectorise: its NaN rule is a branch).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_avx2(&self, xs: &mut [f32]) {
+        use std::arch::x86_64::*;
+        let n = xs.len() / 8 * 8;
+        // SAFETY (whole body): every load and store is of 8 elements at i < n.
+        unsafe {
+            let [inv, lo, hi, shift, scale, magic] = [
+                self.inv_scale,
+                self.lo,
+                self.hi,
+                self.shift,
+                self.scale,
+                ROUND_MAGIC,
+            ]
+            .map(|v| _mm256_set1_ps(v));
+            for i in (0..n).step_by(8) {
+                let p = xs.as_mut_ptr().add(i);
+                let t = _mm256_mul_ps(_mm256_loadu_ps(p), inv);
+                let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(t, t);
+                // Not NaN: min and max are the clamp; NaN: cleared to 0 as `apply` does.
+                let t = _mm256_max_ps(_mm256_min_ps(t, hi), lo);
+                let t = _mm256_sub_ps(_mm256_add_ps(t, magic), magic);
+                let t = _mm256_andnot_ps(nan, t);
+                _mm256_storeu_ps(p, _mm256_mul_ps(_mm256_add_ps(t, shift), scale));
+            }
+        }
+        for x in &mut xs[n..] {
+            *x = self.apply(*x);
+        }
+    }
+
+    /// The op on one value (inlined into loops that then vectorise).
+    #[inline(always)]
+    pub fn apply(&self, x: f32) -> f32 {
+        let t = x * self.inv_scale;
+        // tract casts NaN to the zero point, so NaN comes out as 0 (or the shift).
+        let t = if t.is_nan() {
+            0.0
+        } else {
+            t.clamp(self.lo, self.hi)
+        };
+        // Clamping to integer bounds before rounding equals clamping after it.
+        let t = (t + ROUND_MAGIC) - ROUND_MAGIC;
+        (t + self.shift) * self.scale
     }
 }
 
@@ -159,6 +207,61 @@ pub fn fuse_qdq_pairs(model: &mut TypedModel) -> TractResult<usize> {
     Ok(fused)
 }
 
+/// Removes each ReLU (`max(x, 0)`) whose only reader is a [`QdqRound`] that clamps
+/// at or above 0: the round gives the same values without it (a negative `x` and its
+/// ReLU's 0 both become the lower bound; NaN gives 0 either way). The int8
+/// classifier's stem has one, a full pass over 48×48×16 values. Run on a
+/// decluttered graph, where a ReLU is a `Max` with a scalar 0. Returns how many.
+pub fn drop_relus_before_rounds(model: &mut TypedModel) -> TractResult<usize> {
+    use tract_onnx::tract_core::ops::binary::TypedBinOp;
+    use tract_onnx::tract_core::ops::math::Max;
+    let mut dropped = 0;
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let Some(round) = node
+            .op_as::<ElementWiseOp>()
+            .and_then(|op| op.0.downcast_ref::<QdqRound>())
+        else {
+            continue;
+        };
+        let relu = model.node(node.inputs[0].node);
+        let is_max = relu
+            .op_as::<TypedBinOp>()
+            .is_some_and(|b| b.0.downcast_ref::<Max>().is_some() && b.1.is_none());
+        if round.lo < 0.0 || !is_max || model.outlet_successors(node.inputs[0]).len() != 1 {
+            continue;
+        }
+        let zero = |i: usize| -> TractResult<bool> {
+            let fact = model.outlet_fact(relu.inputs[i])?;
+            Ok(fact.datum_type == f32::datum_type()
+                && fact.konst.as_ref().is_some_and(|k| {
+                    k.len() == 1
+                        && k.try_as_plain_ram()
+                            .is_ok_and(|r| r.as_slice::<f32>().is_ok_and(|v| v[0] == 0.0))
+                }))
+        };
+        let x = match (zero(0)?, zero(1)?) {
+            (false, true) => relu.inputs[0],
+            (true, false) => relu.inputs[1],
+            _ => continue,
+        };
+        if model.outlet_fact(x)?.shape != model.outlet_fact(node.inputs[0])?.shape {
+            continue;
+        }
+        let op = ElementWiseOp(Box::new(round.clone()), None);
+        let mut patch = TypedModelPatch::new("drop a ReLU before a QdqRound");
+        let tap = patch.tap_model(model, x)?;
+        let wire = patch.wire_node(format!("{}.no_relu", node.name), op, &[tap])?[0];
+        patch.shunt_outside(model, OutletId::new(id, 0), wire)?;
+        patch.apply(model)?;
+        dropped += 1;
+    }
+    if dropped > 0 {
+        model.compact()?;
+    }
+    Ok(dropped)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +307,75 @@ mod tests {
             let mut got = xs.clone();
             QdqRound::new(scale.recip(), zero as i32, (0, 255), &dq).run(&mut got);
             same(&got, &want);
+        }
+    }
+
+    #[test]
+    fn the_vectorised_run_is_the_scalar_rule() {
+        for (scale, zero, range) in [
+            (0.0123f32, 0, (0, 255)),
+            (0.047, 131, (0, 255)),
+            (0.1, -17, (-128, 127)),
+        ] {
+            let q = QdqRound::new(
+                scale.recip(),
+                zero,
+                range,
+                &DequantizeLinearF32::new(scale, zero),
+            );
+            let xs = inputs(scale);
+            let mut got = xs.clone();
+            q.run(&mut got);
+            let want: Vec<f32> = xs.iter().map(|&x| q.apply(x)).collect();
+            same(&got, &want);
+        }
+    }
+
+    #[test]
+    fn a_relu_before_a_round_that_clamps_at_zero_goes() {
+        use tract_onnx::tract_core::ops::binary::TypedBinOp;
+        use tract_onnx::tract_core::ops::math::Max;
+        for (zero, goes) in [(0u8, true), (20, false)] {
+            let scale = 0.05f32;
+            let dq = DequantizeLinearF32::new(scale, zero as i32);
+            let round = QdqRound::new(scale.recip(), zero as i32, (0, 255), &dq);
+            let mut m = TypedModel::default();
+            let x = m.add_source("x", f32::fact([inputs(scale).len()])).unwrap();
+            let z = m.add_const("zero", tensor0(0f32)).unwrap();
+            let z = m
+                .wire_node(
+                    "zero.bc",
+                    tract_onnx::tract_core::ops::change_axes::AxisOp::Add(0),
+                    &[z],
+                )
+                .unwrap()[0];
+            let r = m
+                .wire_node("relu", TypedBinOp(Box::new(Max), None), &[x, z])
+                .unwrap();
+            let y = m
+                .wire_node("round", ElementWiseOp(Box::new(round), None), &r)
+                .unwrap();
+            m.select_output_outlets(&y).unwrap();
+            let run = |m: TypedModel| -> Vec<f32> {
+                let out = m
+                    .into_runnable()
+                    .unwrap()
+                    .run(tvec!(tensor1(&inputs(scale)).into_tvalue()))
+                    .unwrap();
+                out[0]
+                    .try_as_plain_ram()
+                    .unwrap()
+                    .as_slice::<f32>()
+                    .unwrap()
+                    .to_vec()
+            };
+            let mut ours = m.clone().into_decluttered().unwrap();
+            assert_eq!(
+                drop_relus_before_rounds(&mut ours).unwrap(),
+                usize::from(goes),
+                "zero point {zero}"
+            );
+            same(&run(ours), &run(m));
         }
     }
 
