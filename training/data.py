@@ -87,6 +87,41 @@ def load_ferplus(split: str, limit: int | None = None):
     return out
 
 
+def load_lfw() -> tuple[list[str], np.ndarray]:
+    """faces-lfw-bollywood as (names relative to the data root, uint8 N×48×48), from the
+    shared data or from a pack made with `pack_data.py --lfw`."""
+    if "lfw" in _cache:
+        return _cache["lfw"]
+    if PACK:
+        from pack_data import read_mosaic
+
+        m = _pack_meta(Path(PACK))
+        if "lfw_names" not in m:
+            raise SystemExit(f"{PACK} has no lfw faces: make it with pack_data.py --lfw")
+        names = list(m["lfw_names"])
+        out = (names, read_mosaic(Path(PACK) / "lfw.png", len(names)))
+    else:
+        folder = require(DATA / "faces-lfw-bollywood")
+        with open(folder / "labels.csv", newline="") as f:
+            rel = [str((folder / r["path"]).relative_to(DATA)) for r in csv.DictReader(f)]
+        out = (rel, np.stack([load_gray(DATA / r) for r in rel]))
+    _cache["lfw"] = out
+    return out
+
+
+def load_faces(names: list[str]) -> np.ndarray:
+    """48×48 crops of these faces (names relative to the data root); a pack serves the
+    lfw faces it holds."""
+    if PACK:
+        lfw_names, lfw = load_lfw()
+        row = {n: i for i, n in enumerate(lfw_names)}
+        missing = [n for n in names if n not in row]
+        if missing:
+            raise SystemExit(f"{len(missing)} faces (e.g. {missing[0]}) are not in the pack {PACK}")
+        return lfw[[row[n] for n in names]]
+    return np.stack([load_gray(DATA / n) for n in names])
+
+
 def majority(votes: np.ndarray) -> np.ndarray:
     """FER+ majority protocol: argmax over the 10 columns (ties: the first column in
     FER+ order wins, i.e. numpy argmax); -1 where the winner is unknown or NF."""

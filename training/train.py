@@ -143,8 +143,7 @@ def teacher_faces(name: str, set_name: str, t: float, limit: int | None) -> tupl
     names, p = _teacher_cache(name, set_name, t)
     if limit:
         names, p = names[:limit], p[:limit]
-    imgs = np.stack([data.load_gray(data.DATA / n) for n in names])
-    return imgs, p
+    return data.load_faces(names), p
 
 
 def mask_some(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
