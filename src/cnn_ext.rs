@@ -19,7 +19,7 @@
 //!   the same register blocks as [`SmallConv`] and takes the bias in (session 22).
 //! * the 2×2 max pools that `training/tools/blazeface_graph.py` writes as the max of even and
 //!   odd rows, then columns (four strided copies and two Maxes each), 9 %:
-//!   [`MaxPool2x2`] does it in one pass, bit-identical.
+//!   [`Pool2x2`] does it in one pass, bit-identical.
 //!
 //! [`rewrite`] applies them to any model [`crate::onnx::OnnxFile`] loads; the patterns
 //! are narrow (f32, NCHW or CHW, batch 1, constant weights, a convolution of at least
@@ -646,92 +646,48 @@ impl TypedOp for DepthWise {
     as_op!();
 }
 
-/// 2×2 max pool, stride 2, of an NCHW f32 tensor with even height and width.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct MaxPool2x2 {
-    /// The input shape.
-    pub shape: [usize; 4],
+/// What a [`Pool2x2`] takes of each window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PoolKind {
+    /// The largest value (the detector's pools, from row then column `Max`es).
+    Max,
+    /// The mean (the classifier's long-range connection from stage 1 to stage 2).
+    Average,
 }
 
-impl MaxPool2x2 {
+/// 2×2 pool, stride 2, no padding, of an NCHW f32 tensor with even height and width,
+/// in one pass with the operand order of the graph it replaces (bit-identical). The
+/// detector's max pools are two `Max`es of strided slices; tract's average pool
+/// visits each window through an iterator (1.4 ns an input value, 5 % of the int8
+/// classifier).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Pool2x2 {
+    /// The input shape.
+    pub shape: [usize; 4],
+    /// Max or average.
+    pub kind: PoolKind,
+}
+
+impl Pool2x2 {
     /// Fills `out` (`[N, C, H/2, W/2]`) from `x` (`[N, C, H, W]`).
     pub fn run(&self, x: &[f32], out: &mut [f32]) {
         let w = self.shape[3];
         let ow = w / 2;
         for (orow, rows) in out.chunks_exact_mut(ow).zip(x.chunks_exact(2 * w)) {
             let (top, bottom) = rows.split_at(w);
-            for ((o, t), b) in orow
+            let windows = orow
                 .iter_mut()
                 .zip(top.chunks_exact(2))
-                .zip(bottom.chunks_exact(2))
-            {
-                // Same operand order as the graph it replaces: rows first, then columns.
-                *o = t[0].max(b[0]).max(t[1].max(b[1]));
-            }
-        }
-    }
-
-    fn output_shape(&self) -> [usize; 4] {
-        let [n, c, h, w] = self.shape;
-        [n, c, h / 2, w / 2]
-    }
-}
-
-impl Op for MaxPool2x2 {
-    fn name(&self) -> StaticName {
-        "EmocueMaxPool2x2".into()
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for MaxPool2x2 {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        eval_f32(
-            inputs,
-            self.shape.iter().product(),
-            &self.output_shape(),
-            "EmocueMaxPool2x2",
-            |x, out| self.run(x, out),
-        )
-    }
-}
-
-impl TypedOp for MaxPool2x2 {
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        ensure!(inputs[0].datum_type == f32::datum_type());
-        Ok(tvec!(f32::fact(self.output_shape())))
-    }
-
-    as_op!();
-}
-
-/// 2×2 average pool, stride 2, no padding, of an NCHW f32 tensor with even height and
-/// width: the classifier's long-range connection from stage 1 to stage 2. tract's
-/// general pool visits each window through an iterator (1.4 ns an input value, 5 % of
-/// the int8 classifier); this is a plain loop with its summation order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AvgPool2x2 {
-    /// The input shape.
-    pub shape: [usize; 4],
-}
-
-impl AvgPool2x2 {
-    /// Fills `out` (`[N, C, H/2, W/2]`) from `x` (`[N, C, H, W]`).
-    pub fn run(&self, x: &[f32], out: &mut [f32]) {
-        let w = self.shape[3];
-        let ow = w / 2;
-        for (orow, rows) in out.chunks_exact_mut(ow).zip(x.chunks_exact(2 * w)) {
-            let (top, bottom) = rows.split_at(w);
-            for ((o, t), b) in orow
-                .iter_mut()
-                .zip(top.chunks_exact(2))
-                .zip(bottom.chunks_exact(2))
-            {
+                .zip(bottom.chunks_exact(2));
+            match self.kind {
+                // Rows first, then columns, as the slice graph does.
+                PoolKind::Max => {
+                    windows.for_each(|((o, t), b)| *o = t[0].max(b[0]).max(t[1].max(b[1])))
+                }
                 // tract's order: a sum from 0 over the window row by row, then × 1/4.
-                *o = (0.0 + t[0] + t[1] + b[0] + b[1]) * 0.25;
+                PoolKind::Average => {
+                    windows.for_each(|((o, t), b)| *o = (0.0 + t[0] + t[1] + b[0] + b[1]) * 0.25)
+                }
             }
         }
     }
@@ -740,17 +696,24 @@ impl AvgPool2x2 {
         let [n, c, h, w] = self.shape;
         [n, c, h / 2, w / 2]
     }
+
+    fn op_name(&self) -> &'static str {
+        match self.kind {
+            PoolKind::Max => "EmocueMaxPool2x2",
+            PoolKind::Average => "EmocueAvgPool2x2",
+        }
+    }
 }
 
-impl Op for AvgPool2x2 {
+impl Op for Pool2x2 {
     fn name(&self) -> StaticName {
-        "EmocueAvgPool2x2".into()
+        self.op_name().into()
     }
 
     op_as_typed_op!();
 }
 
-impl EvalOp for AvgPool2x2 {
+impl EvalOp for Pool2x2 {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
@@ -758,13 +721,13 @@ impl EvalOp for AvgPool2x2 {
             inputs,
             self.shape.iter().product(),
             &self.output_shape(),
-            "EmocueAvgPool2x2",
+            self.op_name(),
             |x, out| self.run(x, out),
         )
     }
 }
 
-impl TypedOp for AvgPool2x2 {
+impl TypedOp for Pool2x2 {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         ensure!(inputs[0].datum_type == f32::datum_type());
         Ok(tvec!(f32::fact(self.output_shape())))
@@ -773,9 +736,9 @@ impl TypedOp for AvgPool2x2 {
     as_op!();
 }
 
-/// The [`AvgPool2x2`] for `node` if it is a 2×2, stride-2, unpadded averaging pool of
-/// a rank-4 batch-1 NCHW tensor with even sides.
-fn avg_pool_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<AvgPool2x2>> {
+/// The average [`Pool2x2`] for `node` if it is a 2×2, stride-2, unpadded averaging
+/// pool of a rank-4 batch-1 NCHW tensor with even sides.
+fn avg_pool_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Pool2x2>> {
     let Some(pool) = node.op_as::<SumPool>() else {
         return Ok(None);
     };
@@ -796,7 +759,10 @@ fn avg_pool_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<AvgP
     }
     Ok(nchw1(model, node.inputs[0])?
         .filter(|s| s[2] % 2 == 0 && s[3] % 2 == 0)
-        .map(|shape| AvgPool2x2 { shape }))
+        .map(|shape| Pool2x2 {
+            shape,
+            kind: PoolKind::Average,
+        }))
 }
 
 /// A 1×1 convolution of an NCHW (or CHW) f32 batch-1 tensor, read in place: output
@@ -961,9 +927,9 @@ impl TypedOp for Pointwise {
 pub struct Rewritten {
     /// Convolutions with a shallow patch now run as [`SmallConv`].
     pub small_convs: usize,
-    /// Row/column max pools now run as one [`MaxPool2x2`].
+    /// Row/column max pools now run as one [`Pool2x2`].
     pub max_pools: usize,
-    /// 2×2 average pools now run as our [`AvgPool2x2`].
+    /// 2×2 average pools now run as our [`Pool2x2`].
     pub avg_pools: usize,
     /// Depthwise convolutions now run as our [`DepthWise`].
     pub depthwise: usize,
@@ -1246,7 +1212,7 @@ pub(crate) fn swap_in(
 
 /// Replaces, in a typed graph, each convolution with a shallow patch by a
 /// [`SmallConv`], each depthwise convolution by a [`DepthWise`], and each 2×2 max pool written as row then column `Max`es of strided
-/// slices by one [`MaxPool2x2`] (see the module docs).
+/// slices by one [`Pool2x2`] (see the module docs).
 pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
     let mut done = Rewritten::default();
     for id in model.eval_order()? {
@@ -1291,7 +1257,11 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
         if model.outlet_fact(x)?.rank() != 4 {
             continue;
         }
-        swap_in(model, x, here, &name, "emocue_pool", MaxPool2x2 { shape })?;
+        let op = Pool2x2 {
+            shape,
+            kind: PoolKind::Max,
+        };
+        swap_in(model, x, here, &name, "emocue_pool", op)?;
         done.max_pools += 1;
     }
     if done != Rewritten::default() {

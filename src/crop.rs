@@ -160,12 +160,31 @@ impl CropSpec {
                     .map(move |t| (i as f32 + (t as f32 + 0.5) / taps as f32) * step - g.side / 2.0)
             })
             .collect();
+        // One tap row of samples for every output pixel of the row, then the sums in
+        // the order above (tap rows, then taps along each): the same bits.
+        let mut row = vec![0f32; offsets.len()];
+        let mut rows = vec![0f32; taps * offsets.len()];
         for lys in offsets.chunks_exact(taps) {
-            for lxs in offsets.chunks_exact(taps) {
+            for (&ly, dst) in lys.iter().zip(rows.chunks_exact_mut(offsets.len())) {
+                #[cfg(target_arch = "x86_64")]
+                let done = if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2.
+                    unsafe { samples_avx2(luma, g, (s, c), ly, &offsets, &mut row) }
+                } else {
+                    0
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let done = 0;
+                for (r, &lx) in row.iter_mut().zip(&offsets).skip(done) {
+                    *r = luma.sample(g.cx + c * lx - s * ly, g.cy + s * lx + c * ly);
+                }
+                dst.copy_from_slice(&row);
+            }
+            for px in 0..n {
                 let mut acc = 0.0;
-                for &ly in lys {
-                    for &lx in lxs {
-                        acc += luma.sample(g.cx + c * lx - s * ly, g.cy + s * lx + c * ly);
+                for tap_row in rows.chunks_exact(offsets.len()) {
+                    for &v in &tap_row[px * taps..][..taps] {
+                        acc += v;
                     }
                 }
                 out.push(acc * inv);
@@ -173,6 +192,98 @@ impl CropSpec {
         }
         out
     }
+}
+
+/// [`Luma::sample`] at `(cx + c·lx − s·ly, cy + s·lx + c·ly)` for each `lx` of `lxs`,
+/// 8 at a time, into `out`; the same arithmetic in the same order (no fused
+/// multiply-add), so the same bits. Returns how many it wrote from the start (the
+/// caller samples the rest): none unless the plane is whole and every coordinate
+/// finite, and it stops before a run of 8 whose last pixel reads would pass the
+/// plane's end (a 4-byte gather reads 3 bytes beyond its pixel).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn samples_avx2(
+    luma: &Luma,
+    g: &CropGeometry,
+    (s, c): (f32, f32),
+    ly: f32,
+    lxs: &[f32],
+    out: &mut [f32],
+) -> usize {
+    use std::arch::x86_64::*;
+    let (w, h) = (luma.width, luma.height);
+    let finite = [g.cx, g.cy, s, c, ly]
+        .iter()
+        .chain(lxs)
+        .all(|v| v.is_finite());
+    if w == 0 || h == 0 || luma.data.len() < w * h || w * h >= i32::MAX as usize || !finite {
+        return 0;
+    }
+    let n = lxs.len().min(out.len()) / 8 * 8;
+    // The last byte a gather may read is index + 3, within the data while the index
+    // is at most len − 4.
+    let last_ok = luma.data.len() as i32 - 4;
+    // SAFETY (whole body): loads and stores are of 8 lanes at i < n, within `lxs` and
+    // `out`; each gathered index is checked to be ≤ len − 4 before its gather.
+    unsafe {
+        let v = _mm256_set1_ps;
+        let (cx, cy, sv, cv) = (v(g.cx), v(g.cy), v(s), v(c));
+        // The row's terms, as the scalar code computes them: `s * ly`, `c * ly`.
+        let (sly, cly) = (v(s * ly), v(c * ly));
+        let (half, one, zero) = (v(0.5), v(1.0), v(0.0));
+        let (wmax, hmax) = (v((w - 1) as f32), v((h - 1) as f32));
+        let (wi, wm1, hm1) = (
+            _mm256_set1_epi32(w as i32),
+            _mm256_set1_epi32(w as i32 - 1),
+            _mm256_set1_epi32(h as i32 - 1),
+        );
+        let (ones, bytes, limit) = (
+            _mm256_set1_epi32(1),
+            _mm256_set1_epi32(0xff),
+            _mm256_set1_epi32(last_ok),
+        );
+        let base = luma.data.as_ptr() as *const i32;
+        for i in (0..n).step_by(8) {
+            let lx = _mm256_loadu_ps(lxs.as_ptr().add(i));
+            let x = _mm256_sub_ps(_mm256_add_ps(cx, _mm256_mul_ps(cv, lx)), sly);
+            let y = _mm256_add_ps(_mm256_add_ps(cy, _mm256_mul_ps(sv, lx)), cly);
+            // clamp(v − 0.5, 0, max): min then max, each keeping v on ties as
+            // `f32::clamp` does.
+            let fx = _mm256_max_ps(zero, _mm256_min_ps(wmax, _mm256_sub_ps(x, half)));
+            let fy = _mm256_max_ps(zero, _mm256_min_ps(hmax, _mm256_sub_ps(y, half)));
+            let (x0, y0) = (_mm256_cvttps_epi32(fx), _mm256_cvttps_epi32(fy));
+            let x1 = _mm256_min_epi32(_mm256_add_epi32(x0, ones), wm1);
+            let y1 = _mm256_min_epi32(_mm256_add_epi32(y0, ones), hm1);
+            let ax = _mm256_sub_ps(fx, _mm256_cvtepi32_ps(x0));
+            let ay = _mm256_sub_ps(fy, _mm256_cvtepi32_ps(y0));
+            let (r0, r1) = (_mm256_mullo_epi32(y0, wi), _mm256_mullo_epi32(y1, wi));
+            let (i00, i11) = (_mm256_add_epi32(r0, x0), _mm256_add_epi32(r1, x1));
+            // The smallest index of the four is i00, the largest i11 (y1 ≥ y0,
+            // x1 ≥ x0); a coordinate that overflowed to NaN makes them negative.
+            let out_of_plane = _mm256_or_si256(
+                _mm256_cmpgt_epi32(i11, limit),
+                _mm256_cmpgt_epi32(_mm256_setzero_si256(), i00),
+            );
+            if _mm256_movemask_epi8(out_of_plane) != 0 {
+                return i;
+            }
+            let px = |idx: __m256i| {
+                let b = _mm256_and_si256(_mm256_i32gather_epi32::<1>(base, idx), bytes);
+                _mm256_cvtepi32_ps(b)
+            };
+            let (p00, p10) = (px(i00), px(_mm256_add_epi32(r0, x1)));
+            let (p01, p11) = (px(_mm256_add_epi32(r1, x0)), px(i11));
+            let bx = _mm256_sub_ps(one, ax);
+            let top = _mm256_add_ps(_mm256_mul_ps(p00, bx), _mm256_mul_ps(p10, ax));
+            let bot = _mm256_add_ps(_mm256_mul_ps(p01, bx), _mm256_mul_ps(p11, ax));
+            let r = _mm256_add_ps(
+                _mm256_mul_ps(top, _mm256_sub_ps(one, ay)),
+                _mm256_mul_ps(bot, ay),
+            );
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), r);
+        }
+    }
+    n
 }
 
 #[cfg(test)]

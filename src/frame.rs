@@ -93,10 +93,23 @@ impl Luma {
     /// Bilinear sample at continuous pixel coordinates (pixel centres at +0.5);
     /// outside the plane the border is repeated, like the training augmentation. An
     /// empty plane (or one whose data is short) reads as black rather than panicking.
+    #[inline]
     pub fn sample(&self, x: f32, y: f32) -> f32 {
         if self.width == 0 || self.height == 0 {
             return 0.0;
         }
+        // Every index `bilinear` reads is below width · height: a whole plane needs no
+        // check per read (the crop reads 16 to 256 samples per output pixel).
+        if self.data.len() >= self.width * self.height {
+            self.bilinear(x, y, |i| f32::from(self.data[i]))
+        } else {
+            self.bilinear(x, y, |i| self.data.get(i).map_or(0.0, |&v| f32::from(v)))
+        }
+    }
+
+    /// [`Luma::sample`] on a non-empty plane, reading pixel `i` with `p`.
+    #[inline(always)]
+    fn bilinear(&self, x: f32, y: f32, p: impl Fn(usize) -> f32) -> f32 {
         let fx = (x - 0.5).clamp(0.0, (self.width - 1) as f32);
         let fy = (y - 0.5).clamp(0.0, (self.height - 1) as f32);
         // Non-negative after the clamp, so truncating is `floor` (which is a library
@@ -106,13 +119,9 @@ impl Luma {
         let x1 = (x0 + 1).min(self.width - 1);
         let y1 = (y0 + 1).min(self.height - 1);
         let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
-        let p = |x: usize, y: usize| {
-            self.data
-                .get(y * self.width + x)
-                .map_or(0.0, |&v| f32::from(v))
-        };
-        let top = p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax;
-        let bot = p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax;
+        let (r0, r1) = (y0 * self.width, y1 * self.width);
+        let top = p(r0 + x0) * (1.0 - ax) + p(r0 + x1) * ax;
+        let bot = p(r1 + x0) * (1.0 - ax) + p(r1 + x1) * ax;
         top * (1.0 - ay) + bot * ay
     }
 }

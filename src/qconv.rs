@@ -1274,47 +1274,24 @@ mod tests {
 
     #[test]
     fn the_portable_product_equals_the_vectorised_one() {
+        let signed = steps(1 << 16, 6.0);
         for case in cases() {
+            let (op, _, n) = op_case(&case, &|i| signed[i % signed.len()]);
             let (c, h, w) = case.input;
-            let (kh, kw) = case.kernel;
-            let (sh, sw) = case.stride;
-            let ((pt, pl), (pb, pr)) = case.pad;
-            let (oh, ow) = ((h + pt + pb - kh) / sh + 1, (w + pl + pr - kw) / sw + 1);
-            let o = case.out;
-            let weights: Vec<f32> = steps(o * c * kh * kw, 6.0)
-                .iter()
-                .map(|&q| q as f32 * 0.01)
-                .collect();
-            let op = QConv::new(
-                case.input,
-                case.kernel,
-                case.stride,
-                (pt, pl),
-                (o, oh, ow),
-                tvec!(o, oh, ow),
-                IN_SCALE,
-                &weights,
-                &vec![0.5; o],
-            )
-            .unwrap();
             let x: Vec<f32> = steps(c * h * w, 7.0)
                 .iter()
                 .map(|&n| n as f32 * IN_SCALE)
                 .collect();
-            let (mut a, mut b) = (vec![0f32; o * oh * ow], vec![1f32; o * oh * ow]);
+            let (mut a, mut b) = (vec![0f32; n], vec![1f32; n]);
             op.run(&x, &mut a, &mut Scratch::default());
             op.run_with::<false>(&x, &mut b, &mut Vec::new());
             assert_eq!(a, b, "{:?}", case.input);
         }
     }
 
-    /// Each case as a [`QConv`] with its byte form, weights `w_step`, inputs of steps
-    /// 0..=`x_max`: (the op, its input, its output shape).
-    fn byte_case(
-        case: &Case,
-        w_step: &dyn Fn(usize) -> i32,
-        x_max: i32,
-    ) -> (QConv, Vec<f32>, usize) {
+    /// Each case as a [`QConv`] with weight steps `w_step` (scale 0.01) and bias 0.5:
+    /// (the op, a zero input, its output size).
+    fn op_case(case: &Case, w_step: &dyn Fn(usize) -> i32) -> (QConv, Vec<f32>, usize) {
         let (c, h, w) = case.input;
         let (kh, kw) = case.kernel;
         let (sh, sw) = case.stride;
@@ -1335,13 +1312,22 @@ mod tests {
             &weights,
             &vec![0.5; o],
         )
-        .unwrap()
-        .with_bytes();
-        let x: Vec<f32> = unit(c * h * w, 8.0)
+        .unwrap();
+        (op, vec![0.0; c * h * w], o * oh * ow)
+    }
+
+    /// [`op_case`] with the byte form, and inputs of steps 0..=`x_max`.
+    fn byte_case(
+        case: &Case,
+        w_step: &dyn Fn(usize) -> i32,
+        x_max: i32,
+    ) -> (QConv, Vec<f32>, usize) {
+        let (op, x, n) = op_case(case, w_step);
+        let x: Vec<f32> = unit(x.len(), 8.0)
             .iter()
             .map(|u| (u * (x_max as f32 + 0.999)).floor() * IN_SCALE)
             .collect();
-        (op, x, o * oh * ow)
+        (op.with_bytes(), x, n)
     }
 
     #[test]
