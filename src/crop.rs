@@ -162,27 +162,30 @@ impl CropSpec {
             .collect();
         // One tap row of samples for every output pixel of the row, then the sums in
         // the order above (tap rows, then taps along each): the same bits.
-        let mut row = vec![0f32; offsets.len()];
-        let mut rows = vec![0f32; taps * offsets.len()];
+        let width = offsets.len();
+        let mut rows = vec![0f32; taps * width];
+        #[cfg(target_arch = "x86_64")]
+        let vector =
+            std::is_x86_feature_detected!("avx2") && samples_fit_avx2(luma, g, (s, c), &offsets);
         for lys in offsets.chunks_exact(taps) {
-            for (&ly, dst) in lys.iter().zip(rows.chunks_exact_mut(offsets.len())) {
+            for (&ly, dst) in lys.iter().zip(rows.chunks_exact_mut(width)) {
                 #[cfg(target_arch = "x86_64")]
-                let done = if std::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU has AVX2.
-                    unsafe { samples_avx2(luma, g, (s, c), ly, &offsets, &mut row) }
+                let done = if vector {
+                    // SAFETY: `vector` holds only where the CPU has AVX2 and
+                    // `samples_fit_avx2` accepted this plane, geometry and offsets.
+                    unsafe { samples_avx2(luma, g, (s, c), ly, &offsets, dst) }
                 } else {
                     0
                 };
                 #[cfg(not(target_arch = "x86_64"))]
                 let done = 0;
-                for (r, &lx) in row.iter_mut().zip(&offsets).skip(done) {
+                for (r, &lx) in dst.iter_mut().zip(&offsets).skip(done) {
                     *r = luma.sample(g.cx + c * lx - s * ly, g.cy + s * lx + c * ly);
                 }
-                dst.copy_from_slice(&row);
             }
             for px in 0..n {
                 let mut acc = 0.0;
-                for tap_row in rows.chunks_exact(offsets.len()) {
+                for tap_row in rows.chunks_exact(width) {
                     for &v in &tap_row[px * taps..][..taps] {
                         acc += v;
                     }
@@ -194,12 +197,27 @@ impl CropSpec {
     }
 }
 
+/// Whether [`samples_avx2`] may run for this crop: a whole plane whose indices fit in
+/// 32 bits, and every coordinate term finite. Checked once per crop, not per tap row.
+#[cfg(target_arch = "x86_64")]
+fn samples_fit_avx2(luma: &Luma, g: &CropGeometry, (s, c): (f32, f32), offsets: &[f32]) -> bool {
+    let (w, h) = (luma.width, luma.height);
+    w > 0
+        && h > 0
+        && luma.data.len() >= w * h
+        && w * h < i32::MAX as usize
+        && [g.cx, g.cy, s, c]
+            .iter()
+            .chain(offsets)
+            .all(|v| v.is_finite())
+}
+
 /// [`Luma::sample`] at `(cx + c·lx − s·ly, cy + s·lx + c·ly)` for each `lx` of `lxs`,
 /// 8 at a time, into `out`; the same arithmetic in the same order (no fused
-/// multiply-add), so the same bits. Returns how many it wrote from the start (the
-/// caller samples the rest): none unless the plane is whole and every coordinate
-/// finite, and it stops before a run of 8 whose last pixel reads would pass the
-/// plane's end (a 4-byte gather reads 3 bytes beyond its pixel).
+/// multiply-add), so the same bits. The caller has checked [`samples_fit_avx2`] (and
+/// `ly` is one of its offsets). Returns how many it wrote from the start (the caller
+/// samples the rest); it stops before a run of 8 whose reads could pass the plane's
+/// end (a 4-byte gather reads 3 bytes beyond its pixel) or whose coordinates overflowed.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn samples_avx2(
@@ -212,19 +230,12 @@ unsafe fn samples_avx2(
 ) -> usize {
     use std::arch::x86_64::*;
     let (w, h) = (luma.width, luma.height);
-    let finite = [g.cx, g.cy, s, c, ly]
-        .iter()
-        .chain(lxs)
-        .all(|v| v.is_finite());
-    if w == 0 || h == 0 || luma.data.len() < w * h || w * h >= i32::MAX as usize || !finite {
-        return 0;
-    }
     let n = lxs.len().min(out.len()) / 8 * 8;
-    // The last byte a gather may read is index + 3, within the data while the index
-    // is at most len − 4.
-    let last_ok = luma.data.len() as i32 - 4;
+    // The last byte a gather may read is index + 3, within the data (at least
+    // w · h bytes, fewer than 2^31) while the index is at most w · h − 4.
+    let last_ok = (w * h) as i32 - 4;
     // SAFETY (whole body): loads and stores are of 8 lanes at i < n, within `lxs` and
-    // `out`; each gathered index is checked to be ≤ len − 4 before its gather.
+    // `out`; each gathered index is checked to be ≤ w · h − 4 before its gather.
     unsafe {
         let v = _mm256_set1_ps;
         let (cx, cy, sv, cv) = (v(g.cx), v(g.cy), v(s), v(c));

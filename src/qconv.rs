@@ -731,20 +731,14 @@ unsafe fn finish_avx2(
     // SAFETY (whole body): each row of `acc` and `vals` is PX = 16 values, read and
     // written 8 at a time at 0 and 8.
     unsafe {
-        let r = round.map(|r| {
-            [r.inv_scale, r.lo, r.hi, r.shift, r.scale, ROUND_MAGIC].map(|v| _mm256_set1_ps(v))
-        });
+        let r = round.map(|r| r.lanes());
         for ((v, a), (&s, &b)) in vals.iter_mut().zip(acc).zip(scale.iter().zip(bias)) {
             let (s, b) = (_mm256_set1_ps(s), _mm256_set1_ps(b));
             for h in [0, 8] {
                 let x = _mm256_cvtepi32_ps(_mm256_loadu_si256(a.as_ptr().add(h) as *const __m256i));
                 let mut y = _mm256_add_ps(_mm256_mul_ps(x, s), b);
-                if let Some([inv, lo, hi, shift, scale, magic]) = r {
-                    let t = _mm256_mul_ps(y, inv);
-                    let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(t, t);
-                    let t = _mm256_max_ps(_mm256_min_ps(t, hi), lo);
-                    let t = _mm256_andnot_ps(nan, _mm256_sub_ps(_mm256_add_ps(t, magic), magic));
-                    y = _mm256_mul_ps(_mm256_add_ps(t, shift), scale);
+                if let Some(r) = r {
+                    y = r.apply(y);
                 }
                 _mm256_storeu_ps(v.as_mut_ptr().add(h), y);
             }

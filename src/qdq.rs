@@ -95,26 +95,12 @@ impl QdqRound {
     unsafe fn run_avx2(&self, xs: &mut [f32]) {
         use std::arch::x86_64::*;
         let n = xs.len() / 8 * 8;
+        let r = self.lanes();
         // SAFETY (whole body): every load and store is of 8 elements at i < n.
         unsafe {
-            let [inv, lo, hi, shift, scale, magic] = [
-                self.inv_scale,
-                self.lo,
-                self.hi,
-                self.shift,
-                self.scale,
-                ROUND_MAGIC,
-            ]
-            .map(|v| _mm256_set1_ps(v));
             for i in (0..n).step_by(8) {
                 let p = xs.as_mut_ptr().add(i);
-                let t = _mm256_mul_ps(_mm256_loadu_ps(p), inv);
-                let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(t, t);
-                // Not NaN: min and max are the clamp; NaN: cleared to 0 as `apply` does.
-                let t = _mm256_max_ps(_mm256_min_ps(t, hi), lo);
-                let t = _mm256_sub_ps(_mm256_add_ps(t, magic), magic);
-                let t = _mm256_andnot_ps(nan, t);
-                _mm256_storeu_ps(p, _mm256_mul_ps(_mm256_add_ps(t, shift), scale));
+                _mm256_storeu_ps(p, r.apply(_mm256_loadu_ps(p)));
             }
         }
         for x in &mut xs[n..] {
@@ -135,6 +121,47 @@ impl QdqRound {
         // Clamping to integer bounds before rounding equals clamping after it.
         let t = (t + ROUND_MAGIC) - ROUND_MAGIC;
         (t + self.shift) * self.scale
+    }
+}
+
+/// A [`QdqRound`]'s constants in AVX2 registers, for applying it 8 values at a time
+/// (`QdqRound::run`, and `crate::qconv` as it writes a convolution's output).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Lanes([std::arch::x86_64::__m256; 6]);
+
+#[cfg(target_arch = "x86_64")]
+impl QdqRound {
+    /// The constants of [`Lanes::apply`].
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn lanes(&self) -> Lanes {
+        use std::arch::x86_64::_mm256_set1_ps;
+        let c = [
+            self.inv_scale,
+            self.lo,
+            self.hi,
+            self.shift,
+            self.scale,
+            ROUND_MAGIC,
+        ];
+        Lanes(c.map(|v| _mm256_set1_ps(v)))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes {
+    /// [`QdqRound::apply`] on 8 values, bit for bit: the clamp is min then max (each
+    /// keeping the value as `f32::clamp` does) and NaN is cleared to 0.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn apply(self, x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        let [inv, lo, hi, shift, scale, magic] = self.0;
+        let t = _mm256_mul_ps(x, inv);
+        let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(t, t);
+        let t = _mm256_max_ps(_mm256_min_ps(t, hi), lo);
+        let t = _mm256_andnot_ps(nan, _mm256_sub_ps(_mm256_add_ps(t, magic), magic));
+        _mm256_mul_ps(_mm256_add_ps(t, shift), scale)
     }
 }
 

@@ -66,20 +66,22 @@ fn sample_replay_is_byte_identical_without_timing_and_finds_the_smile() {
     assert_eq!(last["caption"], "looks happy");
 }
 
-/// The event lines of `emocue replay CLIP --fps 15 --no-timing` with settings `cfg`.
-fn replay_at_15_fps(clip: &std::path::Path, cfg: &std::path::Path) -> Vec<serde_json::Value> {
-    let out = emocue_ok(&[
+/// The event lines of `emocue replay CLIP --no-timing` with more arguments `extra`.
+fn replay_events(clip: &std::path::Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec![
         "replay",
         clip.to_str().unwrap(),
-        "--fps",
-        "15",
         "--no-timing",
         "--events",
         "-",
-        "--config",
-        cfg.to_str().unwrap(),
-    ]);
-    json_lines(&String::from_utf8_lossy(&out.stdout))
+    ];
+    args.extend_from_slice(extra);
+    json_lines(&String::from_utf8_lossy(&emocue_ok(&args).stdout))
+}
+
+/// The event lines of `emocue replay CLIP --fps 15 --no-timing` with settings `cfg`.
+fn replay_at_15_fps(clip: &std::path::Path, cfg: &std::path::Path) -> Vec<serde_json::Value> {
+    replay_events(clip, &["--fps", "15", "--config", cfg.to_str().unwrap()])
 }
 
 /// A face that fills the photo (a tight crop, a face close to the camera) is larger
@@ -105,14 +107,7 @@ fn a_face_that_fills_the_frame_is_found() {
     for i in 0..8 {
         tight.save(clip.join(format!("frame_{i:03}.png"))).unwrap();
     }
-    let out = emocue_ok(&[
-        "replay",
-        clip.to_str().unwrap(),
-        "--no-timing",
-        "--events",
-        "-",
-    ]);
-    let events = json_lines(&String::from_utf8_lossy(&out.stdout));
+    let events = replay_events(&clip, &[]);
     let with_face = events
         .iter()
         .filter(|e| e["faces"].as_array().is_some_and(|f| !f.is_empty()))

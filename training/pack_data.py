@@ -59,6 +59,8 @@ def main() -> None:
     ap.add_argument("--valid-limit", type=int, default=0, help="keep only the first N FER2013Valid faces")
     ap.add_argument("--lfw", action="store_true", help="add faces-lfw-bollywood (all faces, names for the cached teacher labels)")
     a = ap.parse_args()
+    if not 0 <= a.jpeg <= 100 or a.valid_limit < 0:
+        ap.error("--jpeg takes a quality of 1 to 100 (0: lossless PNG), --valid-limit a count of 0 or more")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {}
