@@ -360,10 +360,10 @@ fn add_onnxruntime(out: &mut Map<String, Value>, ort: &Value) {
             continue;
         };
         let rate = |m: &Value| m["images_per_s"].as_f64().or(m["per_s"].as_f64());
-        if let (Some(ours), Some(theirs)) = (rate(v), rate(o)) {
-            if theirs > 0.0 {
-                v["vs_onnxruntime"] = json!(r3(ours / theirs));
-            }
+        if let (Some(ours), Some(theirs)) = (rate(v), rate(o))
+            && theirs > 0.0
+        {
+            v["vs_onnxruntime"] = json!(r3(ours / theirs));
         }
         v["onnxruntime"] = json!({
             "per_s": o["per_s"],

@@ -44,10 +44,11 @@ pub fn detect(text: &str) -> FileKind {
             let h = h.trim_start_matches('[');
             let first = h.split(['.', ']']).next().unwrap_or_default();
             names.push(first.trim().trim_matches('"').to_string());
-        } else if !in_table && !line.starts_with('#') {
-            if let Some((k, _)) = line.split_once('=') {
-                names.push(k.split('.').next().unwrap_or_default().trim().to_string());
-            }
+        } else if !in_table
+            && !line.starts_with('#')
+            && let Some((k, _)) = line.split_once('=')
+        {
+            names.push(k.split('.').next().unwrap_or_default().trim().to_string());
         }
     }
     let settings = settings_names();

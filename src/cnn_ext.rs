@@ -214,7 +214,7 @@ impl SmallConv {
                     for (j, a) in acc.iter().enumerate() {
                         let oc = blk * CO + j;
                         if oc < self.out_channels {
-                            out[(oc * oh + oy) * ow + p0..][..n].copy_from_slice(&a[..n]);
+                            copy_short(&mut out[(oc * oh + oy) * ow + p0..][..n], &a[..n]);
                         }
                     }
                 }
@@ -1268,6 +1268,40 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
         model.compact()?;
     }
     Ok(done)
+}
+
+/// `dst = src` for the short runs the convolutions write (a row of at most a few dozen
+/// values): fixed-size moves the compiler inlines, where `copy_from_slice` of an
+/// unknown length is a call to `memcpy` (thousands per image: 7 % of the int8
+/// classifier's time before).
+#[inline(always)]
+pub(crate) fn copy_short<T: Copy>(dst: &mut [T], src: &[T]) {
+    /// The first and last `N` of `src` (`N ≤ len ≤ 2N`, so the two cover it).
+    #[inline(always)]
+    fn ends<T: Copy, const N: usize>(dst: &mut [T], src: &[T]) {
+        if let (Some(d), Some(s)) = (dst.first_chunk_mut::<N>(), src.first_chunk::<N>()) {
+            *d = *s;
+        }
+        if let (Some(d), Some(s)) = (dst.last_chunk_mut::<N>(), src.last_chunk::<N>()) {
+            *d = *s;
+        }
+    }
+    assert_eq!(dst.len(), src.len());
+    let (mut dst, mut src) = (dst, src);
+    while dst.len() > 16 {
+        let (d, rest) = dst.split_at_mut(8);
+        ends::<T, 8>(d, &src[..8]);
+        (dst, src) = (rest, &src[8..]);
+    }
+    match dst.len() {
+        8.. => ends::<T, 8>(dst, src),
+        4.. => ends::<T, 4>(dst, src),
+        _ => {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = s;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

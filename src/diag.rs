@@ -140,10 +140,10 @@ pub fn key_path_at(doc: &DeTable<'_>, at: usize) -> Option<String> {
             if k.span().start == at {
                 return Some(name);
             }
-            if let DeValue::Table(inner) = v.get_ref() {
-                if let Some(p) = walk(inner, at, &name) {
-                    return Some(p);
-                }
+            if let DeValue::Table(inner) = v.get_ref()
+                && let Some(p) = walk(inner, at, &name)
+            {
+                return Some(p);
             }
         }
         None

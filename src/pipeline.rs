@@ -481,10 +481,8 @@ impl Pipeline {
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
         let mut faces = Vec::with_capacity(updates.len());
         for u in &updates {
-            if !carried {
-                if let Some(c) = u.detection.and_then(|i| crops.get(i)) {
-                    self.references.insert(u.id, c.clone());
-                }
+            if !carried && let Some(c) = u.detection.and_then(|i| crops.get(i)) {
+                self.references.insert(u.id, c.clone());
             }
             let mouth = self.mouths.entry(u.id).or_default();
             let openness = u

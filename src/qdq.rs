@@ -108,6 +108,40 @@ impl QdqRound {
         }
     }
 
+    /// `xs[i] = apply(xs[i] + add[i])`: a residual sum and the round after it in one
+    /// pass, bit for bit tract's `Add` then this op.
+    pub fn run_sum(&self, xs: &mut [f32], add: &[f32]) {
+        assert_eq!(xs.len(), add.len());
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has the features `run_sum_avx2` is compiled for.
+            done = unsafe { self.run_sum_avx2(xs, add) };
+        }
+        for (x, &a) in xs[done..].iter_mut().zip(&add[done..]) {
+            *x = self.apply(*x + a);
+        }
+    }
+
+    /// [`QdqRound::run_sum`] on the whole eights of `xs`; returns how many it did.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_sum_avx2(&self, xs: &mut [f32], add: &[f32]) -> usize {
+        use std::arch::x86_64::*;
+        let n = xs.len().min(add.len()) / 8 * 8;
+        let r = self.lanes();
+        // SAFETY (whole body): every load and store is of 8 elements at i < n, within
+        // both slices.
+        unsafe {
+            for i in (0..n).step_by(8) {
+                let p = xs.as_mut_ptr().add(i);
+                let y = _mm256_add_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(add.as_ptr().add(i)));
+                _mm256_storeu_ps(p, r.apply(y));
+            }
+        }
+        n
+    }
+
     /// The op on one value (inlined into loops that then vectorise).
     #[inline(always)]
     pub fn apply(&self, x: f32) -> f32 {
@@ -354,6 +388,18 @@ mod tests {
             let mut got = xs.clone();
             q.run(&mut got);
             let want: Vec<f32> = xs.iter().map(|&x| q.apply(x)).collect();
+            same(&got, &want);
+            // With a residual added first (`run_sum`), on a length with a tail.
+            let add: Vec<f32> = xs.iter().rev().map(|&x| 0.5 * x).collect();
+            let n = xs.len() - 3;
+            let mut got = xs[..n].to_vec();
+            q.run_sum(&mut got, &add[..n]);
+            let want: Vec<f32> = xs
+                .iter()
+                .zip(&add)
+                .take(n)
+                .map(|(&x, &a)| q.apply(x + a))
+                .collect();
             same(&got, &want);
         }
     }

@@ -139,13 +139,13 @@ impl Session {
                 color: Notice::ERROR,
             });
         }
-        if fr.faces.is_empty() {
-            if let Some(l) = self.profile.label(profile::NO_FACE).filter(|l| l.shown) {
-                out.push(Notice {
-                    text: l.text.clone(),
-                    color: l.color.unwrap_or(self.unsure_color),
-                });
-            }
+        if fr.faces.is_empty()
+            && let Some(l) = self.profile.label(profile::NO_FACE).filter(|l| l.shown)
+        {
+            out.push(Notice {
+                text: l.text.clone(),
+                color: l.color.unwrap_or(self.unsure_color),
+            });
         }
         out
     }

@@ -279,17 +279,17 @@ fn problems(src: &Path) -> Vec<String> {
         if from == i.target {
             continue;
         }
-        if let (Some((lf, nf)), Some((lt, nt))) = (layer_of(&from), layer_of(&i.target)) {
-            if lt > lf {
-                problems.push(format!(
-                    "src/{}:{}: `{from}` ({nf} layer) imports `{}` ({nt} layer), a higher \
+        if let (Some((lf, nf)), Some((lt, nt))) = (layer_of(&from), layer_of(&i.target))
+            && lt > lf
+        {
+            problems.push(format!(
+                "src/{}:{}: `{from}` ({nf} layer) imports `{}` ({nt} layer), a higher \
                      layer: `{}`",
-                    i.file.display(),
-                    i.line,
-                    i.target,
-                    i.text
-                ));
-            }
+                i.file.display(),
+                i.line,
+                i.target,
+                i.text
+            ));
         }
         graph
             .entry(from)

@@ -174,13 +174,13 @@ impl CaptureDevice for FakeCamera {
         {
             let mut s = self.control.state();
             s.open_attempts += 1;
-            if s.unplugged {
-                if let Some(n) = s.replug_on_attempt.as_mut() {
-                    *n -= 1;
-                    if *n == 0 {
-                        s.unplugged = false;
-                        s.replug_on_attempt = None;
-                    }
+            if s.unplugged
+                && let Some(n) = s.replug_on_attempt.as_mut()
+            {
+                *n -= 1;
+                if *n == 0 {
+                    s.unplugged = false;
+                    s.replug_on_attempt = None;
                 }
             }
             if s.unplugged {

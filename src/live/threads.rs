@@ -246,13 +246,13 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
         {
             break;
         }
-        if let Some(every) = opts.stats_every {
-            if last_stats.elapsed() >= every {
-                last_stats = Instant::now();
-                let mut r = lock(&sh.report);
-                r.seconds = elapsed.as_secs_f64();
-                crate::note!("emocue: {}", r.line());
-            }
+        if let Some(every) = opts.stats_every
+            && last_stats.elapsed() >= every
+        {
+            last_stats = Instant::now();
+            let mut r = lock(&sh.report);
+            r.seconds = elapsed.as_secs_f64();
+            crate::note!("emocue: {}", r.line());
         }
         match sh.results.take(Duration::from_millis(50)) {
             Some(p) => {
@@ -270,15 +270,15 @@ fn display_loop(display: &mut dyn Display, sh: &Shared, opts: &LiveOptions, stop
             }
             None if sh.results.is_closed() => break,
             None => {
-                if enabled.get() {
-                    if let Err(e) = display.idle() {
-                        crate::note!(
-                            "emocue: display failed ({}); continuing without overlay",
-                            crate::diag::error_chain(&e)
-                        );
-                        lock(&sh.report).display_errors += 1;
-                        enabled.set(false);
-                    }
+                if enabled.get()
+                    && let Err(e) = display.idle()
+                {
+                    crate::note!(
+                        "emocue: display failed ({}); continuing without overlay",
+                        crate::diag::error_chain(&e)
+                    );
+                    lock(&sh.report).display_errors += 1;
+                    enabled.set(false);
                 }
                 // The camera is away: keep the last picture with the banner on it.
                 let down = lock(&sh.status).is_some();

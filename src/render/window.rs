@@ -135,10 +135,11 @@ impl App {
 
 impl ApplicationHandler for App {
     fn resumed(&mut self, el: &ActiveEventLoop) {
-        if self.window.is_none() && self.error.is_none() {
-            if let Err(e) = self.open(el) {
-                self.error = Some(e);
-            }
+        if self.window.is_none()
+            && self.error.is_none()
+            && let Err(e) = self.open(el)
+        {
+            self.error = Some(e);
         }
     }
 
