@@ -358,11 +358,12 @@ impl Classifier {
             )));
         }
         let (m, s) = (self.contract.mean, self.contract.std);
-        let data: Vec<f32> = crops
-            .iter()
-            .flat_map(|c| c.as_ref())
-            .map(|&v| (v / 255.0 - m) / s)
-            .collect();
+        // One crop at a time, so that the loop vectorises (through `flat_map` it did not:
+        // 7 % of a face's time in the int8 network).
+        let mut data = Vec::with_capacity(b * n * n);
+        for c in crops {
+            data.extend(c.as_ref().iter().map(|&v| (v / 255.0 - m) / s));
+        }
         let input = Tensor::from_shape(&[b, 1, n, n], &data).map_err(|e| bad(e.to_string()))?;
         let out = plan.run(tvec!(input.into())).map_err(|e| ModelError::Run {
             path: self.file.path.clone(),

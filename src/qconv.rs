@@ -93,6 +93,62 @@ pub struct QConv {
     /// in ([`fold_residuals`]): `residual(round(conv) + input 2)`, once the output is
     /// complete.
     residual: Option<QdqRound>,
+    /// Where the input is a channel concatenation and the [`QdqRound`] after it, taken
+    /// in ([`fold_concats`]): the parts' channel counts and that round. The parts are
+    /// read where they are and rounded as they are packed, instead of copied into one
+    /// tensor and rounded in a pass of their own.
+    concat: Option<(Vec<usize>, QdqRound)>,
+}
+
+/// A [`QConv`]'s input as `eval` has it: one tensor, or the parts of a concatenation
+/// with the round after it.
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    parts: &'a [&'a [f32]],
+    /// Pixels per channel.
+    hw: usize,
+    round: Option<&'a QdqRound>,
+}
+
+impl<'a> Input<'a> {
+    fn one(x: &'a [&'a [f32]], hw: usize) -> Self {
+        Input {
+            parts: x,
+            hw,
+            round: None,
+        }
+    }
+
+    /// Channel `c` as it is stored (before the round).
+    fn channel(&self, mut c: usize) -> &'a [f32] {
+        for p in self.parts {
+            let n = p.len() / self.hw.max(1);
+            if c < n {
+                return &p[c * self.hw..][..self.hw];
+            }
+            c -= n;
+        }
+        unreachable!("a channel past the input (eval checked the sizes)")
+    }
+
+    /// The input as one rounded tensor: the tensor itself where it is one, else the
+    /// parts joined and rounded into `buf` (the 16-bit and portable forms read it so).
+    fn joined<'b>(&self, buf: &'b mut Vec<f32>) -> &'b [f32]
+    where
+        'a: 'b,
+    {
+        if let ([x], None) = (self.parts, self.round) {
+            return x;
+        }
+        buf.clear();
+        for p in self.parts {
+            buf.extend_from_slice(p);
+        }
+        if let Some(r) = self.round {
+            r.run(buf);
+        }
+        buf
+    }
 }
 
 /// [`QConv`] over input steps of 0..=255 held as bytes, four channels (a quad) to a
@@ -128,6 +184,8 @@ pub struct Scratch {
     maxima: Vec<u8>,
     /// One channel quad of the byte form, packed before it goes into the planes.
     packed: Vec<u32>,
+    /// A concatenated input joined, for the forms that read it whole.
+    joined: Vec<f32>,
 }
 
 impl Eq for QConv {}
@@ -137,7 +195,12 @@ impl std::hash::Hash for QConv {
         (self.input, self.kernel, self.stride, self.pad, self.output).hash(h);
         self.weights.hash(h);
         self.bytes.is_some().hash(h);
-        for r in [&self.round, &self.residual] {
+        self.concat.as_ref().map(|c| &c.0).hash(h);
+        for r in [
+            &self.round,
+            &self.residual,
+            &self.concat.as_ref().map(|c| c.1.clone()),
+        ] {
             r.as_ref()
                 .map(|r| [r.inv_scale, r.lo, r.hi, r.shift, r.scale].map(f32::to_bits))
                 .hash(h);
@@ -321,6 +384,7 @@ impl QConv {
             bytes: None,
             round: None,
             residual: None,
+            concat: None,
         })
     }
 
@@ -410,11 +474,12 @@ impl QConv {
 
     /// Fills `out` (`[O, OH, OW]`) from `x` (`[C, H, W]`).
     pub fn run(&self, x: &[f32], out: &mut [f32], scratch: &mut Scratch) {
-        self.run_on(x, out, scratch, vnni());
+        let (_, h, w) = self.input;
+        self.run_on(Input::one(&[x], h * w), out, scratch, vnni());
     }
 
     /// [`QConv::run`], with the VNNI kernel only where `vnni` says (the tests run both).
-    fn run_on(&self, x: &[f32], out: &mut [f32], scratch: &mut Scratch, vnni: bool) {
+    fn run_on(&self, x: Input<'_>, out: &mut [f32], scratch: &mut Scratch, vnni: bool) {
         #[cfg(target_arch = "x86_64")]
         if let (true, Some(bytes)) = (vnni, &self.bytes) {
             // SAFETY: `vnni` is only true where the CPU has what `run_vnni` is compiled
@@ -429,7 +494,8 @@ impl QConv {
             return;
         }
         let _ = vnni;
-        self.run_with::<false>(x, out, &mut scratch.planes);
+        let Scratch { planes, joined, .. } = scratch;
+        self.run_with::<false>(x.joined(joined), out, planes);
     }
 
     /// The byte form with AVX-512 VNNI's `vpdpbusd`: four byte products and their sum
@@ -438,7 +504,7 @@ impl QConv {
     /// are exact for any steps: no 16-bit form to fall back to.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
-    unsafe fn run_vnni(&self, x: &[f32], out: &mut [f32], scratch: &mut Scratch, bytes: &Bytes) {
+    unsafe fn run_vnni(&self, x: Input<'_>, out: &mut [f32], scratch: &mut Scratch, bytes: &Bytes) {
         // SAFETY: this function's CPU has AVX2. Whether 16-bit sums would hold does not
         // matter here.
         let _ = unsafe { self.fill_bytes(x, scratch, bytes) };
@@ -461,7 +527,7 @@ impl QConv {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn run_avx2(&self, x: &[f32], out: &mut [f32], scratch: &mut Scratch) {
+    unsafe fn run_avx2(&self, x: Input<'_>, out: &mut [f32], scratch: &mut Scratch) {
         if let Some(bytes) = &self.bytes {
             // SAFETY: this function's CPU has AVX2.
             if unsafe { self.fill_bytes(x, scratch, bytes) } {
@@ -483,7 +549,8 @@ impl QConv {
                 return;
             }
         }
-        self.run_with::<true>(x, out, &mut scratch.planes);
+        let Scratch { planes, joined, .. } = scratch;
+        self.run_with::<true>(x.joined(joined), out, planes);
     }
 
     #[inline(always)]
@@ -572,7 +639,7 @@ impl QConv {
     /// sum of this input could saturate (the AVX2 kernel must not run then).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn fill_bytes(&self, x: &[f32], scratch: &mut Scratch, bytes: &Bytes) -> bool {
+    unsafe fn fill_bytes(&self, x: Input<'_>, scratch: &mut Scratch, bytes: &Bytes) -> bool {
         let (c, h, w) = self.input;
         let hw = h * w;
         let lay = &self.layout;
@@ -582,6 +649,7 @@ impl QConv {
             planes,
             maxima,
             packed,
+            ..
         } = scratch;
         planes.clear();
         planes.resize(quads * sh * sw * lay.len, 0);
@@ -593,11 +661,11 @@ impl QConv {
         packed.resize(if direct { 0 } else { hw }, 0);
         for q in 0..quads {
             // A missing channel of the last quad reads channel 4q with a scale of 0.
-            let mut rows = [&x[4 * q * hw..][..hw]; 4];
+            let mut rows = [x.channel(4 * q); 4];
             let mut inv = [self.inv_in_scale; 4];
             for k in 1..4 {
                 if 4 * q + k < c {
-                    rows[k] = &x[(4 * q + k) * hw..][..hw];
+                    rows[k] = x.channel(4 * q + k);
                 } else {
                     inv[k] = 0.0;
                 }
@@ -608,11 +676,12 @@ impl QConv {
                 &mut packed[..]
             };
             // SAFETY: this function's CPU has AVX2.
-            let (done, mut most) = unsafe { pack_bytes_avx2(dst, rows, inv) };
+            let (done, mut most) = unsafe { pack_bytes_avx2(dst, rows, inv, x.round) };
             for i in done..hw {
                 let mut v = 0u32;
                 for k in 0..4 {
-                    let t = (rows[k][i] * inv[k]).clamp(0.0, 255.0);
+                    let y = x.round.map_or(rows[k][i], |r| r.apply(rows[k][i]));
+                    let t = (y * inv[k]).clamp(0.0, 255.0);
                     v |= (((t + ROUND_MAGIC) - ROUND_MAGIC) as u32) << (8 * k);
                 }
                 dst[i] = v;
@@ -863,7 +932,12 @@ fn max_bytes(a: u32, b: u32) -> u32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn pack_bytes_avx2(dst: &mut [u32], rows: [&[f32]; 4], inv: [f32; 4]) -> (usize, u32) {
+unsafe fn pack_bytes_avx2(
+    dst: &mut [u32],
+    rows: [&[f32]; 4],
+    inv: [f32; 4],
+    round: Option<&QdqRound>,
+) -> (usize, u32) {
     use std::arch::x86_64::*;
     let n = rows.iter().fold(dst.len(), |n, r| n.min(r.len())) / 8 * 8;
     // SAFETY (whole body): every load and store is of 8 elements at i < n, within
@@ -883,21 +957,30 @@ unsafe fn pack_bytes_avx2(dst: &mut [u32], rows: [&[f32]; 4], inv: [f32; 4]) -> 
             10, 14, 3, 7, 11, 15,
         );
         let mut most = _mm256_setzero_si256();
-        for i in (0..n).step_by(8) {
-            // Rounded, then saturated to 0..=255 by the packs, which equals clamping
-            // first: min(hi, NaN) is NaN, which converts to i32::MIN and packs to 0,
-            // as does anything below -0.5.
-            let s = [0, 1, 2, 3].map(|k| {
-                let t = _mm256_mul_ps(_mm256_loadu_ps(rows[k].as_ptr().add(i)), inv[k]);
-                _mm256_cvtps_epi32(_mm256_min_ps(hi, t))
-            });
-            let (s01, s23) = (
-                _mm256_packus_epi32(s[0], s[1]),
-                _mm256_packus_epi32(s[2], s[3]),
-            );
-            let v = _mm256_shuffle_epi8(_mm256_packus_epi16(s01, s23), to_pixels);
-            most = _mm256_max_epu8(most, v);
-            _mm256_storeu_si256(dst.as_mut_ptr().add(i) as *mut __m256i, v);
+        // One loop per case, so that neither tests for the round inside.
+        macro_rules! pack {
+            ($load:expr) => {
+                for i in (0..n).step_by(8) {
+                    // Rounded, then saturated to 0..=255 by the packs, which equals
+                    // clamping first: min(hi, NaN) is NaN, which converts to i32::MIN and
+                    // packs to 0, as does anything below -0.5.
+                    let step = |k: usize| {
+                        let y = $load(_mm256_loadu_ps(rows[k].as_ptr().add(i)));
+                        _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_mul_ps(y, inv[k])))
+                    };
+                    let (s01, s23) = (
+                        _mm256_packus_epi32(step(0), step(1)),
+                        _mm256_packus_epi32(step(2), step(3)),
+                    );
+                    let v = _mm256_shuffle_epi8(_mm256_packus_epi16(s01, s23), to_pixels);
+                    most = _mm256_max_epu8(most, v);
+                    _mm256_storeu_si256(dst.as_mut_ptr().add(i) as *mut __m256i, v);
+                }
+            };
+        }
+        match round.map(|r| r.lanes()) {
+            Some(r) => pack!(|y| r.apply(y)),
+            None => pack!(|y| y),
         }
         let mut lanes = [0u32; 8];
         _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, most);
@@ -1010,21 +1093,37 @@ impl EvalOp for QConv {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let (c, h, w) = self.input;
+        let (parts, round) = match &self.concat {
+            Some((channels, round)) => (&channels[..], Some(round)),
+            None => (&[c][..], None),
+        };
         ensure!(
-            inputs.len() == 1 + usize::from(self.residual.is_some()),
+            inputs.len() == parts.len() + usize::from(self.residual.is_some()),
             "EmocueQConv: inputs"
         );
-        let x = inputs[0].try_as_plain_ram()?.as_slice::<f32>()?;
-        let (c, h, w) = self.input;
-        ensure!(x.len() == c * h * w, "EmocueQConv: input size");
+        let xs = inputs[..parts.len()]
+            .iter()
+            .zip(parts)
+            .map(|(t, &n)| {
+                let x = t.try_as_plain_ram()?.as_slice::<f32>()?;
+                ensure!(x.len() == n * h * w, "EmocueQConv: input size");
+                Ok(x)
+            })
+            .collect::<TractResult<TVec<&[f32]>>>()?;
+        let x = Input {
+            parts: &xs,
+            hw: h * w,
+            round,
+        };
         // SAFETY: `run` writes every element before the tensor is read.
         let mut out = unsafe { Tensor::uninitialized::<f32>(&self.out_shape)? };
         SCRATCH.with(|s| -> TractResult<()> {
             let scratch = &mut *s.borrow_mut();
             let mut out = out.try_as_plain_ram_mut()?;
             let out = out.as_slice_mut::<f32>()?;
-            self.run(x, out, scratch);
-            if let (Some(r), Some(add)) = (&self.residual, inputs.get(1)) {
+            self.run_on(x, out, scratch, vnni());
+            if let (Some(r), Some(add)) = (&self.residual, inputs.get(parts.len())) {
                 let add = add.try_as_plain_ram()?.as_slice::<f32>()?;
                 ensure!(add.len() == out.len(), "EmocueQConv: residual size");
                 r.run_sum(out, add);
@@ -1210,6 +1309,7 @@ pub fn rewrite_all(model: &mut TypedModel) -> TractResult<usize> {
     let done = rewrite_convs(model)?;
     if done > 0 {
         fold_residuals(model)?;
+        fold_concats(model)?;
         model.compact()?;
     }
     Ok(done)
@@ -1291,6 +1391,84 @@ pub fn fold_residuals(model: &mut TypedModel) -> TractResult<usize> {
         let r = patch.tap_model(model, other)?;
         let y = patch.wire_node(format!("{name}.residual"), op, &[x, r])?[0];
         patch.shunt_outside(model, end, y)?;
+        patch.apply(model)?;
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// Takes the channel `Concat` before a [`QConv`] and the [`QdqRound`] after it into
+/// the convolution (the densely connected 1×1 convolutions of the classifier read
+/// such): the parts are packed where they lie, rounded as they are read, so neither
+/// the joined tensor nor the pass of the round is made. Bit for bit the same. Returns
+/// how many.
+pub fn fold_concats(model: &mut TypedModel) -> TractResult<usize> {
+    use tract_onnx::tract_core::ops::array::TypedConcat;
+    let mut done = 0;
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let Some(conv) = node.op_as::<QConv>() else {
+            continue;
+        };
+        let outputs = model.output_outlets()?.to_vec();
+        let only_reader =
+            |o: OutletId| model.outlet_successors(o).len() == 1 && !outputs.contains(&o);
+        let round_node = model.node(node.inputs[0].node);
+        let Some(round) = round_node
+            .op_as::<ElementWiseOp>()
+            .filter(|e| e.1.is_none())
+            .and_then(|e| e.0.downcast_ref::<QdqRound>())
+        else {
+            continue;
+        };
+        let Some(&joined) = round_node.inputs.first() else {
+            continue;
+        };
+        if conv.concat.is_some() || !only_reader(node.inputs[0]) {
+            continue;
+        }
+        // A concatenation read only here. (Taking in a round of one tensor, the stem's,
+        // measured no faster: its pass is as cheap as the work it adds to the packing.)
+        let concat = model.node(joined.node);
+        let (parts, axis) = match concat.op_as::<TypedConcat>() {
+            Some(op) if only_reader(joined) => (&concat.inputs[..], op.axis),
+            _ => continue,
+        };
+        // Concatenated along the channels, each part of the convolution's size.
+        let (c, h, w) = conv.input;
+        let mut channels = Vec::new();
+        for &part in parts {
+            let shape = model
+                .outlet_fact(part)?
+                .shape
+                .as_concrete()
+                .map(<[usize]>::to_vec);
+            match shape.as_deref() {
+                Some([1, n, ph, pw]) | Some([n, ph, pw])
+                    if (*ph, *pw) == (h, w) && axis + 3 == shape.as_ref().map_or(0, Vec::len) =>
+                {
+                    channels.push(*n)
+                }
+                _ => break,
+            }
+        }
+        if channels.len() != parts.len() || channels.iter().sum::<usize>() != c {
+            continue;
+        }
+        let folded = QConv {
+            concat: Some((channels, round.clone())),
+            ..conv.clone()
+        };
+        let mut patch = TypedModelPatch::new("emocue_concat");
+        let mut taps = parts
+            .iter()
+            .map(|&o| patch.tap_model(model, o))
+            .collect::<TractResult<TVec<_>>>()?;
+        if let Some(&r) = node.inputs.get(1) {
+            taps.push(patch.tap_model(model, r)?);
+        }
+        let y = patch.wire_node(format!("{}.concat", node.name), folded, &taps)?[0];
+        patch.shunt_outside(model, OutletId::new(id, 0), y)?;
         patch.apply(model)?;
         done += 1;
     }
@@ -1592,14 +1770,22 @@ mod tests {
                 // The AVX2 kernels, and VNNI's where this CPU has it.
                 for with_vnni in [false, vnni()] {
                     let mut a = vec![0f32; n];
-                    op.run_on(&x, &mut a, &mut Scratch::default(), with_vnni);
+                    let hw = case.input.1 * case.input.2;
+                    op.run_on(
+                        Input::one(&[&x], hw),
+                        &mut a,
+                        &mut Scratch::default(),
+                        with_vnni,
+                    );
                     assert_eq!(a, b, "{:?} up to {x_max}, VNNI {with_vnni}", case.input);
                 }
                 #[cfg(target_arch = "x86_64")]
                 if std::is_x86_feature_detected!("avx2") {
                     let bytes = op.bytes.as_ref().unwrap();
                     // SAFETY: the CPU has AVX2.
-                    let used = unsafe { op.fill_bytes(&x, &mut Scratch::default(), bytes) };
+                    let parts = [&x[..]];
+                    let x = Input::one(&parts, case.input.1 * case.input.2);
+                    let used = unsafe { op.fill_bytes(x, &mut Scratch::default(), bytes) };
                     assert_eq!(used, may_use_bytes, "{:?} up to {x_max}", case.input);
                 }
                 #[cfg(not(target_arch = "x86_64"))]
@@ -1678,7 +1864,7 @@ mod tests {
         let mut got = vec![0u32; 64];
         // SAFETY: the CPU has AVX2.
         let (done, most) =
-            unsafe { pack_bytes_avx2(&mut got, std::array::from_fn(|k| &rows[k][..]), inv) };
+            unsafe { pack_bytes_avx2(&mut got, std::array::from_fn(|k| &rows[k][..]), inv, None) };
         assert_eq!(done, 64);
         let want: Vec<u32> = (0..64)
             .map(|i| {
@@ -1749,6 +1935,140 @@ mod tests {
             assert!(a.iter().any(|&v| v != 0.0));
             assert_eq!(a, b);
         }
+    }
+
+    #[test]
+    fn a_concatenation_and_its_round_go_into_the_conv_bit_for_bit() {
+        use tract_onnx::tract_core::ops::array::TypedConcat;
+        use tract_onnx::tract_core::ops::source::TypedSource;
+        // Two parts (7 and 5 channels, so that a channel quad straddles them), off the
+        // grid, concatenated and rounded onto a 0..=255 grid. Every kernel (VNNI where
+        // there, AVX2, the 16-bit form where weights force it, the portable loop)
+        // reads the parts as the joined, rounded tensor.
+        let round = QdqRound {
+            inv_scale: 1.0 / IN_SCALE,
+            lo: 0.0,
+            hi: 255.0,
+            shift: 0.0,
+            scale: IN_SCALE,
+        };
+        let mixed = steps(1 << 16, 9.0);
+        let large = |i: usize| 100 + (i % 28) as i32;
+        for kernel in [(1, 1), (3, 3)] {
+            let pad = (kernel.0 / 2, kernel.1 / 2);
+            let case = Case {
+                input: (12, 6, 9),
+                out: 5,
+                kernel,
+                stride: (1, 1),
+                pad: (pad, pad),
+            };
+            let hw = 6 * 9;
+            let a: Vec<f32> = unit(7 * hw, 10.0)
+                .iter()
+                .map(|u| (u * 200.0 - 20.0) * IN_SCALE)
+                .collect();
+            let b: Vec<f32> = unit(5 * hw, 11.0)
+                .iter()
+                .map(|u| u * 300.0 * IN_SCALE)
+                .collect();
+            let mut joined = [a.clone(), b.clone()].concat();
+            round.run(&mut joined);
+            let weights: [&dyn Fn(usize) -> i32; 2] = [&|i| mixed[i % mixed.len()], &large];
+            for w_step in weights {
+                let (op, _, n) = byte_case(&case, w_step, 255);
+                let mut want = vec![0f32; n];
+                op.run_with::<false>(&joined, &mut want, &mut Vec::new());
+                let folded = QConv {
+                    concat: Some((vec![7, 5], round.clone())),
+                    ..op.clone()
+                };
+                let parts = [&a[..], &b[..]];
+                let x = Input {
+                    parts: &parts,
+                    hw,
+                    round: Some(&round),
+                };
+                for with_vnni in [false, vnni()] {
+                    let mut got = vec![1f32; n];
+                    folded.run_on(x, &mut got, &mut Scratch::default(), with_vnni);
+                    assert_eq!(got, want, "{kernel:?}, VNNI {with_vnni}");
+                }
+                let (mut got, mut buf) = (vec![1f32; n], Vec::new());
+                folded.run_with::<false>(x.joined(&mut buf), &mut got, &mut Vec::new());
+                assert_eq!(got, want, "{kernel:?}, portable");
+            }
+        }
+        // In a graph: two sources, Concat, round, then the test model's convolution
+        // (spliced in for its source); the Concat and the round go into the
+        // convolution.
+        let case = &cases()[0];
+        let (c, h, w) = case.input;
+        let (conv_model, x, _) = model(case, false, false, false);
+        let mut m = TypedModel::default();
+        let p1 = m.add_source("p1", f32::fact([1, 4, h, w])).unwrap();
+        let p2 = m.add_source("p2", f32::fact([1, c - 4, h, w])).unwrap();
+        let cat = m
+            .wire_node("cat", TypedConcat { axis: 1 }, &[p1, p2])
+            .unwrap();
+        let r = m
+            .wire_node("r", ElementWiseOp(Box::new(round.clone()), None), &cat)
+            .unwrap();
+        let mut map = std::collections::HashMap::new();
+        for id in conv_model.eval_order().unwrap() {
+            let node = conv_model.node(id);
+            if node.op_as::<TypedSource>().is_some() {
+                map.insert(OutletId::new(id, 0), r[0]);
+                continue;
+            }
+            let ins: TVec<OutletId> = node.inputs.iter().map(|i| map[i]).collect();
+            let outs = m.wire_node(&node.name, node.op.clone(), &ins).unwrap();
+            for (i, o) in outs.into_iter().enumerate() {
+                map.insert(OutletId::new(id, i), o);
+            }
+        }
+        let y = map[&conv_model.output_outlets().unwrap()[0]];
+        m.select_output_outlets(&[y]).unwrap();
+        let m = m.into_decluttered().unwrap();
+        let mut apart = m.clone();
+        assert_eq!(rewrite_convs(&mut apart).unwrap(), 1);
+        let mut folded = m;
+        assert_eq!(rewrite_all(&mut folded).unwrap(), 1);
+        let concats = |m: &TypedModel| {
+            m.nodes()
+                .iter()
+                .filter(|n| {
+                    n.op_as::<TypedConcat>().is_some() || n.op_as::<ElementWiseOp>().is_some()
+                })
+                .count()
+        };
+        assert_eq!((concats(&apart), concats(&folded)), (2, 0));
+        let run2 = |m: TypedModel| -> Vec<f32> {
+            let inputs = tvec!(
+                Tensor::from_shape(&[1, 4, h, w], &x[..4 * h * w])
+                    .unwrap()
+                    .into_tvalue(),
+                Tensor::from_shape(&[1, c - 4, h, w], &x[4 * h * w..])
+                    .unwrap()
+                    .into_tvalue()
+            );
+            let out = m
+                .into_optimized()
+                .unwrap()
+                .into_runnable()
+                .unwrap()
+                .run(inputs)
+                .unwrap();
+            out[0]
+                .to_plain_array_view::<f32>()
+                .unwrap()
+                .iter()
+                .copied()
+                .collect()
+        };
+        let (a, b) = (run2(apart), run2(folded));
+        assert!(a.iter().any(|&v| v != 0.0));
+        assert_eq!(a, b);
     }
 
     #[test]
