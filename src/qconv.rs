@@ -508,7 +508,29 @@ impl QConv {
         // SAFETY: this function's CPU has AVX2. Whether 16-bit sums would hold does not
         // matter here.
         let _ = unsafe { self.fill_bytes(x, scratch, bytes) };
-        let planes = &scratch.planes[..];
+        self.finish_bytes(
+            out,
+            &scratch.planes,
+            bytes,
+            |w, planes, offsets, q0, acc| {
+                // SAFETY: this function's CPU has AVX-512 VNNI and VL; `finish_bytes`
+                // checked that every run read is inside `planes`.
+                unsafe { block_bytes_vnni(w, planes, offsets, q0, acc) }
+            },
+        );
+    }
+
+    /// The byte form's product over the filled `planes` with `block` (one of the byte
+    /// kernels, called only on runs it has checked are inside `planes`), written to
+    /// `out`.
+    #[inline(always)]
+    fn finish_bytes(
+        &self,
+        out: &mut [f32],
+        planes: &[u32],
+        bytes: &Bytes,
+        block: impl Fn(&[i8], &[u32], &[usize], usize, &mut [[i32; PX]; CO]),
+    ) {
         let taps = bytes.offsets.len();
         let last = bytes
             .offsets
@@ -518,10 +540,13 @@ impl QConv {
         assert!(last <= planes.len() && bytes.weights.len().is_multiple_of(taps * CO * 4));
         let size = taps * CO * 4;
         self.finish::<true>(out, |blk, q0, acc| {
-            let w = &bytes.weights[blk * size..][..size];
-            // SAFETY: this function's CPU has AVX-512 VNNI and VL; every run read is
-            // inside `planes` (asserted) and `w` is one block of the weights.
-            unsafe { block_bytes_vnni(w, planes, &bytes.offsets, q0, acc) }
+            block(
+                &bytes.weights[blk * size..][..size],
+                planes,
+                &bytes.offsets,
+                q0,
+                acc,
+            )
         });
     }
 
@@ -531,21 +556,16 @@ impl QConv {
         if let Some(bytes) = &self.bytes {
             // SAFETY: this function's CPU has AVX2.
             if unsafe { self.fill_bytes(x, scratch, bytes) } {
-                let planes = &scratch.planes[..];
-                let taps = bytes.offsets.len();
-                let last = bytes
-                    .offsets
-                    .iter()
-                    .max()
-                    .map_or(0, |&o| o + self.layout.q16);
-                assert!(last <= planes.len() && bytes.weights.len().is_multiple_of(taps * CO * 4));
-                let size = taps * CO * 4;
-                self.finish::<true>(out, |blk, q0, acc| {
-                    let w = &bytes.weights[blk * size..][..size];
-                    // SAFETY: AVX2 as above; every run read is inside `planes` (asserted)
-                    // and `w` is one block of the weights.
-                    unsafe { block_bytes_avx2(w, planes, &bytes.offsets, q0, acc) }
-                });
+                self.finish_bytes(
+                    out,
+                    &scratch.planes,
+                    bytes,
+                    |w, planes, offsets, q0, acc| {
+                        // SAFETY: AVX2 as above; `finish_bytes` checked that every run read
+                        // is inside `planes`.
+                        unsafe { block_bytes_avx2(w, planes, offsets, q0, acc) }
+                    },
+                );
                 return;
             }
         }
@@ -989,7 +1009,8 @@ unsafe fn pack_bytes_avx2(
 }
 
 /// [`block_bytes_avx2`] with `vpdpbusd` (see [`QConv::run_vnni`]): exact for any
-/// steps.
+/// steps. The two differ only in the multiply-add; each is written out so that it
+/// compiles whole under its own target features.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
 #[inline]
