@@ -103,6 +103,7 @@ pub struct QConv {
 /// A [`QConv`]'s input as `eval` has it: one tensor, or the parts of a concatenation
 /// with the round after it.
 #[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // `hw` and `channel`: the byte form's
 struct Input<'a> {
     parts: &'a [&'a [f32]],
     /// Pixels per channel.
@@ -120,6 +121,7 @@ impl<'a> Input<'a> {
     }
 
     /// Channel `c` as it is stored (before the round).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fn channel(&self, mut c: usize) -> &'a [f32] {
         for p in self.parts {
             let n = p.len() / self.hw.max(1);
@@ -523,6 +525,7 @@ impl QConv {
     /// The byte form's product over the filled `planes` with `block` (one of the byte
     /// kernels, called only on runs it has checked are inside `planes`), written to
     /// `out`.
+    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     fn finish_bytes(
         &self,

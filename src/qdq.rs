@@ -112,12 +112,15 @@ impl QdqRound {
     /// pass, bit for bit tract's `Add` then this op.
     pub fn run_sum(&self, xs: &mut [f32], add: &[f32]) {
         assert_eq!(xs.len(), add.len());
-        let mut done = 0;
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
+        let done = if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has the features `run_sum_avx2` is compiled for.
-            done = unsafe { self.run_sum_avx2(xs, add) };
-        }
+            unsafe { self.run_sum_avx2(xs, add) }
+        } else {
+            0
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let done = 0;
         for (x, &a) in xs[done..].iter_mut().zip(&add[done..]) {
             *x = self.apply(*x + a);
         }
