@@ -1279,19 +1279,31 @@ fn pointwise_for(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(QC
 /// `op` with the [`QdqRound`] that is `end`'s only reader folded in, and the outlet
 /// the pair replaces; `op` and `end` as they are where there is none.
 fn take_round(model: &TypedModel, op: QConv, end: OutletId) -> (QConv, OutletId) {
-    let readers = model.outlet_successors(end);
-    if let ([reader], false) = (
-        readers,
-        model.output_outlets().is_ok_and(|o| o.contains(&end)),
-    ) {
-        let node = model.node(reader.node);
-        if let Some(ElementWiseOp(mini, None)) = node.op_as::<ElementWiseOp>()
-            && let Some(q) = mini.downcast_ref::<QdqRound>()
-        {
-            return (op.with_round(q.clone()), OutletId::new(node.id, 0));
-        }
+    match round_after(model, end) {
+        Some((q, out)) => (op.with_round(q.clone()), out),
+        None => (op, end),
     }
-    (op, end)
+}
+
+/// The [`QdqRound`] that is `end`'s only reader (`end` not a model output), and its
+/// output.
+fn round_after(model: &TypedModel, end: OutletId) -> Option<(&QdqRound, OutletId)> {
+    let [reader] = model.outlet_successors(end) else {
+        return None;
+    };
+    if model.output_outlets().is_ok_and(|o| o.contains(&end)) {
+        return None;
+    }
+    let node = model.node(reader.node);
+    as_round(node).map(|q| (q, OutletId::new(node.id, 0)))
+}
+
+/// The node's op if it is a [`QdqRound`] (as [`crate::qdq`] wires one: no output type).
+fn as_round(node: &TypedNode) -> Option<&QdqRound> {
+    match node.op_as::<ElementWiseOp>()? {
+        ElementWiseOp(mini, None) => mini.downcast_ref::<QdqRound>(),
+        _ => None,
+    }
 }
 
 /// Whether [`QConv`] runs its byte form with AVX-512 VNNI ([`QConv::run_vnni`]): where
@@ -1393,20 +1405,11 @@ pub fn fold_residuals(model: &mut TypedModel) -> TractResult<usize> {
         if model.outlet_fact(other)?.shape != *shape || model.outlet_fact(sum)?.shape != *shape {
             continue;
         }
-        // The round after the sum, as `take_round` finds one.
-        let (found, end) = take_round(
-            model,
-            QConv {
-                round: None,
-                ..conv.clone()
-            },
-            sum,
-        );
-        let Some(residual) = found.round else {
+        let Some((residual, end)) = round_after(model, sum) else {
             continue;
         };
         let op = QConv {
-            residual: Some(residual),
+            residual: Some(residual.clone()),
             ..conv.clone()
         };
         let (input, name) = (node.inputs[0], node.name.clone());
@@ -1438,11 +1441,7 @@ pub fn fold_concats(model: &mut TypedModel) -> TractResult<usize> {
         let only_reader =
             |o: OutletId| model.outlet_successors(o).len() == 1 && !outputs.contains(&o);
         let round_node = model.node(node.inputs[0].node);
-        let Some(round) = round_node
-            .op_as::<ElementWiseOp>()
-            .filter(|e| e.1.is_none())
-            .and_then(|e| e.0.downcast_ref::<QdqRound>())
-        else {
+        let Some(round) = as_round(round_node) else {
             continue;
         };
         let Some(&joined) = round_node.inputs.first() else {
