@@ -16,6 +16,7 @@ use crate::diag::{
 pub use crate::pipeline::{DetectionOptions, ModelPaths, PipelineOptions};
 use crate::profile::{self, Profile};
 
+use crate::quality::QualityOptions;
 use crate::smooth::SmoothingOptions;
 use crate::speech::SpeechOptions;
 use crate::track::TrackerOptions;
@@ -34,6 +35,8 @@ pub struct Config {
     pub smoothing: SmoothingOptions,
     /// Talking faces: more confidence for mouth-borne emotions.
     pub speech: SpeechOptions,
+    /// Poor views of a face (blur, a tiny face, noise): more confidence before a caption.
+    pub quality: QualityOptions,
     /// Which wording profile the captions use.
     pub captions: CaptionOptions,
     /// How the overlay draws captions (size, motion, colours).
@@ -224,6 +227,7 @@ impl Config {
             tracking: self.tracking.clone(),
             smoothing: self.smoothing.clone(),
             speech: self.speech.clone(),
+            quality: self.quality.clone(),
         }
     }
 
@@ -358,6 +362,7 @@ impl Config {
         out.extend(unsure_dwell_ms.check(s.unsure_dwell_ms));
         out.extend(steadiness.check(s.steadiness));
         out.extend(self.speech.problems());
+        out.extend(self.quality.problems());
         if self.captions.profile.trim().is_empty() {
             out.push("captions.profile is empty; name a wording profile, e.g. \"en\"".into());
         }
@@ -560,9 +565,10 @@ mod tests {
         let keys: Vec<&str> = CONVERSATION_LIMITS
             .iter()
             .chain(SpeechOptions::LIMITS.iter())
+            .chain(QualityOptions::LIMITS.iter())
             .map(|l| l.key)
             .collect();
-        assert_eq!(keys.len(), 8);
+        assert_eq!(keys.len(), 11);
         bad_number_errors(&keys);
         for bad in ["[\"\"]", "\"surprise\"", "[1, 2]"] {
             let text = format!("[speech]\nmouth_borne = {bad}\n");

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::detect::{Detection, KEYPOINT_NAMES, Rect};
 use crate::pipeline::FrameResult;
+use crate::quality::Quality;
 use crate::smooth::Shown;
 
 fn r(v: f32, digits: i32) -> Value {
@@ -40,6 +41,11 @@ pub fn keypoints_json(d: &Detection) -> Value {
             .map(|(n, k)| (n.to_string(), json!([r(k[0], 1), r(k[1], 1)])))
             .collect(),
     )
+}
+
+/// A face's view quality (`[quality]`): detail and noise, three decimals.
+pub fn quality_json(q: Quality) -> Value {
+    json!({"detail": r(q.detail, 3), "noise": r(q.noise, 3)})
 }
 
 /// The shown label as a string (`unsure`) or null.
@@ -82,6 +88,11 @@ pub fn frame_event(labels: &[String], fr: &FrameResult, timing: bool) -> Value {
             );
             m.insert("smoothed".into(), probs_json(labels, &f.smoothed));
             m.insert("talking".into(), json!(f.talking));
+            m.insert(
+                "quality".into(),
+                f.quality.map_or(Value::Null, quality_json),
+            );
+            m.insert("poor_view".into(), json!(f.poor_view));
             m.insert("shown".into(), shown_json(labels, f.shown));
             m.insert("caption".into(), json!(f.caption));
             Value::Object(m)

@@ -4,7 +4,8 @@
 //!
 //! [`source`] (camera, Y4M, images) → [`detect`] (BlazeFace) → [`crop`] (framing that
 //! matches the classifier's training crops) → [`classify`] (EmotionNet Nano-B) →
-//! [`track`] (stable ids) → [`smooth`] (temporal smoothing, hysteresis, `unsure`) →
+//! [`track`] (stable ids) → [`speech`] and [`quality`] (a talking face, a poor view:
+//! more confidence needed) → [`smooth`] (temporal smoothing, hysteresis, `unsure`) →
 //! captions. [`pipeline`] wires the stages for one frame ([`still`] reads a photo, which
 //! has no next frame to smooth over); [`drive`] is the one loop that runs it over
 //! frames: [`replay`] over a recorded clip, writing [`events`], and [`live`] over a
@@ -52,6 +53,7 @@ pub mod pipeline;
 pub mod profile;
 pub mod qconv;
 pub mod qdq;
+pub mod quality;
 pub mod render;
 pub mod replay;
 pub mod schedule;

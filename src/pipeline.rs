@@ -21,6 +21,7 @@ use crate::color::Rgba;
 use crate::detect::{Detection, Detector, DetectorOptions, Rect};
 use crate::frame::Luma;
 use crate::onnx::ModelError;
+use crate::quality::{self, Quality, QualityOptions, QualityTrack};
 use crate::schedule::{
     ALIGN_RADIUS, ScheduleOptions, Scheduler, TrackedFace, align, crop_change, match_exposure,
 };
@@ -84,7 +85,7 @@ impl Default for DetectionOptions {
 }
 
 /// What the stages are set up with (the settings file's `[models]`, `[detection]`,
-/// `[tracking]`, `[smoothing]` and `[speech]`), detached from the file.
+/// `[tracking]`, `[smoothing]`, `[speech]` and `[quality]`), detached from the file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PipelineOptions {
     /// Model files.
@@ -98,6 +99,8 @@ pub struct PipelineOptions {
     pub smoothing: SmoothingOptions,
     /// Talking faces: more confidence for mouth-borne emotions.
     pub speech: SpeechOptions,
+    /// Poor views: more confidence for every emotion.
+    pub quality: QualityOptions,
 }
 
 /// One face in one frame, as the overlay and the event log see it.
@@ -119,6 +122,11 @@ pub struct FaceResult {
     /// The mouth moved like speech over the last second (`[speech]`), so mouth-borne
     /// emotions needed more confidence.
     pub talking: bool,
+    /// How well the face's crop shows it, averaged over the last moments (`None`
+    /// while coasting before its first crop).
+    pub quality: Option<Quality>,
+    /// That view is poor (`[quality]`): every emotion needed more confidence.
+    pub poor_view: bool,
     /// Caption state.
     pub shown: Shown,
     /// Caption text, `None` when nothing is shown (also for a hidden emotion).
@@ -164,12 +172,15 @@ pub struct Pipeline {
     tracker: Tracker,
     smoothers: HashMap<u64, Smoother>,
     mouths: HashMap<u64, MouthMotion>,
+    views_quality: HashMap<u64, QualityTrack>,
     schedule: Scheduler,
     /// Per track, the crop at its latest detection: what a tracked crop is compared
     /// with to decide whether the detector must look again.
     references: HashMap<u64, Vec<f32>>,
     /// Per class, what `[speech]` adds to its threshold while a face talks.
     talking_extra: Vec<f32>,
+    /// Per class, what `[quality]` adds to its threshold while a face's view is poor.
+    poor_extra: Vec<f32>,
     /// Per track, the view its face was last classified in (mirrored or not), when,
     /// and that view's logits (`[smoothing] alternate_mirror`).
     views: HashMap<u64, (bool, f64, Vec<f32>)>,
@@ -203,12 +214,14 @@ impl Pipeline {
         )?;
         let classifier = Classifier::load(&resolve_model(&options.models.classifier))?;
         let talking_extra = options.speech.extra_for(classifier.labels());
+        let poor_extra = options.quality.extra(classifier.labels().len());
         Ok(Pipeline {
             detector,
             classifier,
             tracker: Tracker::new(options.tracking.clone()),
             smoothers: HashMap::new(),
             mouths: HashMap::new(),
+            views_quality: HashMap::new(),
             schedule: Scheduler::new(ScheduleOptions {
                 every_frames: d.every_frames,
                 edge_margin: d.edge_margin,
@@ -217,6 +230,7 @@ impl Pipeline {
             }),
             references: HashMap::new(),
             talking_extra,
+            poor_extra,
             views: HashMap::new(),
             options,
             wording: Wording::default(),
@@ -268,8 +282,9 @@ impl Pipeline {
 
     /// What a face in a still photo is captioned: its leading class when that class's
     /// threshold (the wording's `min_confidence`) is met, else "not sure", as live
-    /// video decides, but with no history to smooth, dwell on or hold.
-    pub fn still_shown(&self, probs: &[f32]) -> Shown {
+    /// video decides, but with no history to smooth, dwell on or hold. A poor view
+    /// (`[quality]`, [`quality::measure`] of its crop) asks more confidence, as live.
+    pub fn still_shown(&self, probs: &[f32], quality: Option<Quality>) -> Shown {
         let Some(best) = crate::classify::argmax(probs) else {
             return Shown::Nothing;
         };
@@ -280,7 +295,13 @@ impl Pipeline {
             .and_then(|k| opts.thresholds.get(k))
             .copied()
             .unwrap_or(opts.default_threshold);
-        if probs[best] >= threshold {
+        let q = &self.options.quality;
+        let extra = if quality.is_some_and(|v| q.poor(v)) {
+            q.extra_confidence
+        } else {
+            0.0
+        };
+        if probs[best] >= threshold + extra {
             Shown::Label(best)
         } else {
             Shown::Unsure
@@ -477,6 +498,8 @@ impl Pipeline {
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
         self.mouths
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
+        self.views_quality
+            .retain(|id, _| updates.iter().any(|u| u.id == *id));
         self.references
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
         let mut faces = Vec::with_capacity(updates.len());
@@ -484,21 +507,32 @@ impl Pipeline {
             if !carried && let Some(c) = u.detection.and_then(|i| crops.get(i)) {
                 self.references.insert(u.id, c.clone());
             }
+            let crop = u.detection.and_then(|i| crops.get(i));
             let mouth = self.mouths.entry(u.id).or_default();
-            let openness = u
-                .detection
-                .and_then(|i| crops.get(i))
-                .and_then(|c| mouth_openness(c, spec.size));
+            let openness = crop.and_then(|c| mouth_openness(c, spec.size));
             let talking = mouth.update(t, openness, &self.options.speech);
+            let view = self.views_quality.entry(u.id).or_default();
+            let s = &self.options.smoothing;
+            let poor_view = view.update(
+                t,
+                crop.and_then(|c| quality::measure(c, spec.size)),
+                s.tau_ms * s.steadiness,
+                &self.options.quality,
+            );
             let sm = self
                 .smoothers
                 .entry(u.id)
                 .or_insert_with(|| Smoother::new(&self.options.smoothing, &labels));
-            if talking {
-                sm.set_extra(&self.talking_extra, self.options.speech.extra_dwell_ms);
+            let extra = add_extras(
+                talking.then_some(self.talking_extra.as_slice()),
+                poor_view.then_some(self.poor_extra.as_slice()),
+            );
+            let dwell = if talking {
+                self.options.speech.extra_dwell_ms
             } else {
-                sm.set_extra(&[], 0.0);
-            }
+                0.0
+            };
+            sm.set_extra(&extra, dwell);
             let raw = u.detection.and_then(|i| probs.get(i).cloned());
             let shown = match &raw {
                 Some(p) => sm.update(t, p),
@@ -513,6 +547,8 @@ impl Pipeline {
                 raw,
                 smoothed: sm.probs().to_vec(),
                 talking,
+                quality: view.quality(),
+                poor_view,
                 shown,
                 caption: None,
                 color: None,
@@ -538,5 +574,15 @@ impl Pipeline {
                 detector_ran: !carried,
             },
         })
+    }
+}
+
+/// The speech stage's and the quality stage's extra confidence, added class by class
+/// (empty when neither asks for more).
+fn add_extras(talking: Option<&[f32]>, poor: Option<&[f32]>) -> Vec<f32> {
+    match (talking, poor) {
+        (None, None) => Vec::new(),
+        (Some(a), None) | (None, Some(a)) => a.to_vec(),
+        (Some(a), Some(b)) => a.iter().zip(b).map(|(x, y)| x + y).collect(),
     }
 }

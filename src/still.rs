@@ -13,6 +13,7 @@ use crate::classify::Classifier;
 use crate::crop::CropGeometry;
 use crate::detect::{Detector, Rect};
 use crate::onnx::ModelError;
+use crate::quality::{self, Quality};
 
 /// How closely to look at a still.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub struct StillFace {
     pub score: Option<f32>,
     /// Calibrated class probabilities, in the classifier's label order.
     pub probs: Vec<f32>,
+    /// How well the face's crop shows it (`None`: too small a crop to measure).
+    pub quality: Option<Quality>,
 }
 
 /// Finds and reads every face in a photo, the largest (the photo's subject) first.
@@ -45,14 +48,15 @@ pub fn read_photo(
     dets.sort_by(|a, b| (b.rect.w * b.rect.h).total_cmp(&(a.rect.w * a.rect.h)));
     let spec = classifier.contract().crop;
     let geometries: Vec<CropGeometry> = dets.iter().map(|d| spec.geometry(d)).collect();
-    let probs = read(classifier, frame, &geometries, look)?;
+    let read = read(classifier, frame, &geometries, look)?;
     Ok(dets
         .iter()
-        .zip(probs)
-        .map(|(d, probs)| StillFace {
+        .zip(read)
+        .map(|(d, (probs, quality))| StillFace {
             rect: d.rect,
             score: Some(d.score),
             probs,
+            quality,
         })
         .collect())
 }
@@ -70,7 +74,7 @@ pub fn read_crop(
         side: w.min(h),
         angle: 0.0,
     };
-    let probs = read(classifier, frame, &[g], look)?
+    let (probs, quality) = read(classifier, frame, &[g], look)?
         .into_iter()
         .next()
         .ok_or_else(|| ModelError::Run {
@@ -86,16 +90,21 @@ pub fn read_crop(
         },
         score: None,
         probs,
+        quality,
     })
 }
 
-/// Classifies the crops at these places, in five views each when looking closely.
+/// One face's probabilities and the quality of its crop.
+type FaceRead = (Vec<f32>, Option<Quality>);
+
+/// Classifies the crops at these places, in five views each when looking closely,
+/// and measures each face's quality on its first (unshifted) view.
 fn read(
     classifier: &mut Classifier,
     frame: &Frame,
     geometries: &[CropGeometry],
     look: Look,
-) -> Result<Vec<Vec<f32>>, ModelError> {
+) -> Result<Vec<FaceRead>, ModelError> {
     if geometries.is_empty() {
         return Ok(Vec::new());
     }
@@ -111,7 +120,17 @@ fn read(
             views.iter().map(|v| spec.crop_geometry(&luma, v)).collect()
         })
         .collect();
-    classifier.classify_views(&faces)
+    let probs = classifier.classify_views(&faces)?;
+    Ok(probs
+        .into_iter()
+        .zip(&faces)
+        .map(|(p, views)| {
+            (
+                p,
+                views.first().and_then(|c| quality::measure(c, spec.size)),
+            )
+        })
+        .collect())
 }
 
 #[cfg(test)]

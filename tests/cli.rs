@@ -774,3 +774,86 @@ fn classify_says_what_the_wearer_would_read_and_not_sure_under_the_profiles_thre
     assert_eq!(face["caption"], "not sure");
     assert_eq!(face["unsure"], true);
 }
+
+/// A face seen too blurred to trust needs more confidence (`[quality]`): at the most
+/// the stage can ask it is "not sure" where the same settings caption the sharp face,
+/// and with the stage off the blurred face is captioned as before. `classify` reports
+/// the measures it decided on.
+#[test]
+fn a_blurred_face_needs_more_confidence_and_a_sharp_one_does_not() {
+    let dir = scratch("quality");
+    let sharp = dir.join("sharp.png");
+    let blurred = dir.join("blurred.png");
+    let img = astronaut();
+    img.save(&sharp).unwrap();
+    image::imageops::blur(&img, 4.0).save(&blurred).unwrap();
+    let settings = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let strict = settings("strict.toml", "[quality]\nextra_confidence = 1.0\n");
+    let off = settings("off.toml", "[quality]\nenabled = false\n");
+    let read = |cfg: &std::path::Path| {
+        let out = emocue_ok(&[
+            "classify",
+            "--json",
+            "--config",
+            cfg.to_str().unwrap(),
+            sharp.to_str().unwrap(),
+            blurred.to_str().unwrap(),
+        ]);
+        json_lines(&String::from_utf8_lossy(&out.stdout))
+            .into_iter()
+            .map(|l| l["faces"][0].clone())
+            .collect::<Vec<_>>()
+    };
+    let faces = read(&strict);
+    let detail = |f: &serde_json::Value| f["quality"]["detail"].as_f64().unwrap();
+    assert!(detail(&faces[0]) > 0.3, "sharp: {}", faces[0]);
+    assert!(detail(&faces[1]) < 0.12, "blurred: {}", faces[1]);
+    assert_eq!(faces[0]["caption"], "looks happy");
+    assert_eq!(faces[1]["label"], "happiness");
+    assert_eq!(faces[1]["caption"], "not sure");
+    let faces = read(&off);
+    assert_eq!(faces[1]["caption"], "looks happy");
+}
+
+/// The same in video: a replay of the sample clip blurred is never captioned with an
+/// emotion when a poor view asks the most confidence, the sharp clip is, and every
+/// face's events say how good its view was.
+#[test]
+fn a_blurred_clip_is_not_sure_where_the_sharp_one_is_captioned() {
+    let dir = scratch("quality_replay");
+    let clip = dir.join("blurred");
+    std::fs::create_dir_all(&clip).unwrap();
+    let frames = root().join("samples/astronaut");
+    for i in 0..45 {
+        let name = format!("frame_{i:03}.jpg");
+        let img = image::open(frames.join(&name)).unwrap().to_rgb8();
+        image::imageops::blur(&img, 4.0)
+            .save(clip.join(format!("frame_{i:03}.png")))
+            .unwrap();
+    }
+    let strict = dir.join("strict.toml");
+    std::fs::write(&strict, "[quality]\nextra_confidence = 1.0\n").unwrap();
+    let captions = |events: &[serde_json::Value]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| e["faces"][0]["caption"].as_str().map(String::from))
+            .collect()
+    };
+    let blurred = replay_at_15_fps(&clip, &strict);
+    let face = &blurred[30]["faces"][0];
+    assert_eq!(face["poor_view"], true, "{face}");
+    assert!(face["quality"]["detail"].as_f64().unwrap() < 0.12, "{face}");
+    let shown = captions(&blurred);
+    assert!(
+        !shown.is_empty() && shown.iter().all(|c| c == "not sure"),
+        "{shown:?}"
+    );
+
+    let sharp = replay_at_15_fps(&frames, &strict);
+    assert_eq!(sharp[30]["faces"][0]["poor_view"], false);
+    assert!(captions(&sharp).iter().any(|c| c == "looks happy"));
+}

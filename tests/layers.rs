@@ -20,7 +20,7 @@ const LAYERS: [(&str, &[&str]); 6] = [
         "vision",
         &[
             "onnx", "cnn_ext", "qdq", "qconv", "detect", "crop", "classify", "track", "smooth",
-            "schedule", "speech", "caption", "still", "pipeline",
+            "schedule", "speech", "quality", "caption", "still", "pipeline",
         ],
     ),
     // Settings and wording files: parsing, checking, watching for edits.

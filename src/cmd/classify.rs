@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use emocue::Frame;
-use emocue::events::{box_json, probs_json};
+use emocue::events::{box_json, probs_json, quality_json};
 use emocue::note;
 use emocue::pipeline::resolve_model;
 use emocue::session::Session;
@@ -167,7 +167,7 @@ fn classify_one(
             let best = emocue::classify::argmax(&f.probs).unwrap_or(0);
             // What the wearer would read: the wording profile's caption, or its "not
             // sure" when the emotion's min_confidence is not met (null: hidden).
-            let shown = pipeline.still_shown(&f.probs);
+            let shown = pipeline.still_shown(&f.probs, f.quality);
             json!({
                 "box": box_json(&f.rect),
                 "score": f.score.map(|s| (s as f64 * 1e4).round() / 1e4),
@@ -175,6 +175,7 @@ fn classify_one(
                 "caption": pipeline.caption(shown),
                 "unsure": shown == Shown::Unsure,
                 "probs": probs_json(&labels, &f.probs),
+                "quality": f.quality.map(quality_json),
             })
         })
         .collect())

@@ -70,6 +70,24 @@ def thresholds(profile: Path) -> dict[str, float]:
     return out
 
 
+def quality_settings(config: Path | None = None) -> dict:
+    """`[quality]` as the app reads it: the default settings, overridden by `config`."""
+    q = tomllib.loads((ROOT / "config/default.toml").read_text())["quality"]
+    if config:
+        q.update(tomllib.loads(config.read_text()).get("quality", {}))
+    return q
+
+
+QUALITY = quality_settings()
+
+
+def poor_view(face: dict, q: dict = QUALITY) -> bool:
+    """The app's `[quality]` rule (src/quality.rs) on the measures `classify` reports:
+    too little detail or too much noise in the face's crop."""
+    m = face.get("quality")
+    return bool(q["enabled"] and m and (m["detail"] < q["min_detail"] or m["noise"] > q["max_noise"]))
+
+
 def classify(emocue: Path, model: Path | None, files: list[Path], crop: bool) -> dict[str, dict]:
     """`emocue classify --one-look --json` on files: file name -> first (largest) face."""
     cmd = [str(emocue), "classify", "--json", "--one-look"] + (["--crop"] if crop else [])
@@ -88,7 +106,8 @@ def classify(emocue: Path, model: Path | None, files: list[Path], crop: bool) ->
 
 def score_faces(results: dict[str, dict | None], truth: dict[str, str], th: dict[str, float]) -> dict:
     """Top-1, macro recall, coverage and shown precision of per-face results; a face
-    not found counts as wrong and not shown."""
+    not found counts as wrong and not shown. A poor view needs the `[quality]`
+    extra confidence, as in the app."""
     right, shown, shown_right = 0, 0, 0
     per_class: dict[str, list[int]] = {}
     for name, t in truth.items():
@@ -97,7 +116,8 @@ def score_faces(results: dict[str, dict | None], truth: dict[str, str], th: dict
         ok = label == t
         right += ok
         per_class.setdefault(t, []).append(ok)
-        if face and face["probs"][label] >= th[label]:
+        extra = QUALITY["extra_confidence"] if face and poor_view(face) else 0.0
+        if face and face["probs"][label] >= th[label] + extra:
             shown += 1
             shown_right += ok
     n = len(truth)
