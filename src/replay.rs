@@ -30,6 +30,9 @@ pub struct Summary {
     pub shown_ms: BTreeMap<String, f64>,
     /// Caption changes (a face's shown state turning into another shown state).
     pub caption_changes: u64,
+    /// Time faces were seen poorly (`[quality]`: blurred, tiny, noisy or dim), summed
+    /// over faces, ms: when it is large, "not sure" is the camera's doing.
+    pub poor_view_ms: f64,
     /// Distinct track ids seen.
     pub tracks: u64,
     /// Per-frame stage latencies, ms.
@@ -64,6 +67,9 @@ impl Summary {
                 Shown::Label(i) => labels.get(i).cloned().unwrap_or_default(),
             };
             *self.shown_ms.entry(key).or_default() += self.frame_ms;
+            if f.poor_view {
+                self.poor_view_ms += self.frame_ms;
+            }
             match self.last.get(&f.track_id) {
                 Some((prev, _)) if *prev != f.shown && *prev != Shown::Nothing => {
                     self.caption_changes += 1
@@ -95,6 +101,7 @@ impl Summary {
             "shown_ms": self.shown_ms.iter().map(|(k, v)| (k.clone(), json!(v.round()))).collect::<serde_json::Map<_, _>>(),
             "caption_changes": self.caption_changes,
             "caption_changes_per_minute": if minutes > 0.0 { ((self.caption_changes as f64 / minutes) * 100.0).round() / 100.0 } else { 0.0 },
+            "poor_view_ms": self.poor_view_ms.round(),
         });
         if let Some(why) = &self.stopped {
             v["stopped"] = json!(why);

@@ -274,6 +274,7 @@ fn summary_reports_labels_changes_and_latency() {
     );
     assert!(s["latency_ms"]["total"]["p95"].as_f64().unwrap() > 0.0);
     assert!(s["caption_changes_per_minute"].is_number());
+    assert_eq!(s["poor_view_ms"], 0.0, "a sharp, well-lit face: {s}");
 }
 
 #[test]
@@ -847,6 +848,22 @@ fn a_blurred_clip_is_not_sure_where_the_sharp_one_is_captioned() {
     let face = &blurred[30]["faces"][0];
     assert_eq!(face["poor_view"], true, "{face}");
     assert!(face["quality"]["detail"].as_f64().unwrap() < 0.12, "{face}");
+    let summary = emocue_ok(&[
+        "replay",
+        clip.to_str().unwrap(),
+        "--fps",
+        "15",
+        "--no-timing",
+        "--summary",
+        "--config",
+        strict.to_str().unwrap(),
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+    let poor = summary["poor_view_ms"].as_f64().unwrap();
+    assert!(
+        poor > 2000.0,
+        "45 frames at 15 fps, nearly all poor: {summary}"
+    );
     let shown = captions(&blurred);
     assert!(
         !shown.is_empty() && shown.iter().all(|c| c == "not sure"),
