@@ -30,33 +30,19 @@ import onnx
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE.parent), str(HERE)]
+import calibrate  # noqa: E402
 import transfer_thresholds as tt  # noqa: E402
 
 FIT_ON = ["fer-valid", "ck-fold8", "talk-tune"]
 GRID = np.round(np.arange(0.30, 3.0001, 0.005), 3)  # as a multiple of the shipped temperature
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
-
-
 def nll(z: np.ndarray, y: np.ndarray, scale: float) -> float:
-    p = softmax(z / scale)
-    return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1)).mean())
+    return calibrate.nll(calibrate.softmax(z / scale), y)
 
 
-def ece(z: np.ndarray, y: np.ndarray, scale: float, bins: int = 15) -> float:
-    p = softmax(z / scale)
-    conf, pred = p.max(1), p.argmax(1)
-    edges = np.linspace(0, 1, bins + 1)
-    out = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            out += m.mean() * abs(conf[m].mean() - (pred[m] == y[m]).mean())
-    return float(out)
+def ece(z: np.ndarray, y: np.ndarray, scale: float) -> float:
+    return calibrate.ece(calibrate.softmax(z / scale), y)
 
 
 def main() -> None:

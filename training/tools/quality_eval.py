@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +35,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 
 import data  # noqa: E402
 from robustness import CONDITIONS  # noqa: E402
-from suite import poor_view, quality_settings  # noqa: E402
+from suite import classify, poor_view, quality_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = ["fer-valid", "ck-fold8", "fer-test", "ck-fold9"]
@@ -66,19 +65,7 @@ def read_app(emocue: Path, model: Path | None, config: Path | None, imgs: np.nda
         f = tmp / f"{i:06d}.png"
         Image.fromarray(im).save(f)
         files.append(f)
-    cmd = [str(emocue), "classify", "--json", "--one-look", "--crop"]
-    if config:
-        cmd += ["--config", str(config.resolve())]
-    if model:
-        cmd += ["--model", str(model.resolve())]
-    by_name: dict[str, dict | None] = {}
-    for i in range(0, len(files), 2000):
-        run = subprocess.run(cmd + [str(f) for f in files[i : i + 2000]], capture_output=True, text=True, cwd=ROOT)
-        if run.returncode != 0:
-            sys.exit(f"quality_eval: emocue classify failed: {run.stderr.strip()[-2000:]}")
-        for line in run.stdout.splitlines():
-            r = json.loads(line)
-            by_name[Path(r["file"]).name] = r["faces"][0] if r.get("faces") else None
+    by_name = classify(emocue, model, files, crop=True, config=config)
     return [by_name.get(f.name) for f in files]
 
 

@@ -88,9 +88,11 @@ def poor_view(face: dict, q: dict = QUALITY) -> bool:
     return bool(q["enabled"] and m and (m["detail"] < q["min_detail"] or m["noise"] > q["max_noise"]))
 
 
-def classify(emocue: Path, model: Path | None, files: list[Path], crop: bool) -> dict[str, dict]:
+def classify(emocue: Path, model: Path | None, files: list[Path], crop: bool, config: Path | None = None) -> dict[str, dict]:
     """`emocue classify --one-look --json` on files: file name -> first (largest) face."""
     cmd = [str(emocue), "classify", "--json", "--one-look"] + (["--crop"] if crop else [])
+    if config:
+        cmd += ["--config", str(config.resolve())]
     if model:
         cmd += ["--model", str(model.resolve())]
     out: dict[str, dict] = {}
