@@ -172,7 +172,8 @@ pub struct Pipeline {
     tracker: Tracker,
     smoothers: HashMap<u64, Smoother>,
     mouths: HashMap<u64, MouthMotion>,
-    views_quality: HashMap<u64, QualityTrack>,
+    /// Per track, how well its recent crops show the face (`[quality]`).
+    qualities: HashMap<u64, QualityTrack>,
     schedule: Scheduler,
     /// Per track, the crop at its latest detection: what a tracked crop is compared
     /// with to decide whether the detector must look again.
@@ -221,7 +222,7 @@ impl Pipeline {
             tracker: Tracker::new(options.tracking.clone()),
             smoothers: HashMap::new(),
             mouths: HashMap::new(),
-            views_quality: HashMap::new(),
+            qualities: HashMap::new(),
             schedule: Scheduler::new(ScheduleOptions {
                 every_frames: d.every_frames,
                 edge_margin: d.edge_margin,
@@ -498,20 +499,20 @@ impl Pipeline {
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
         self.mouths
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
-        self.views_quality
+        self.qualities
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
         self.references
             .retain(|id, _| updates.iter().any(|u| u.id == *id));
         let mut faces = Vec::with_capacity(updates.len());
         for u in &updates {
-            if !carried && let Some(c) = u.detection.and_then(|i| crops.get(i)) {
+            let crop = u.detection.and_then(|i| crops.get(i));
+            if !carried && let Some(c) = crop {
                 self.references.insert(u.id, c.clone());
             }
-            let crop = u.detection.and_then(|i| crops.get(i));
             let mouth = self.mouths.entry(u.id).or_default();
             let openness = crop.and_then(|c| mouth_openness(c, spec.size));
             let talking = mouth.update(t, openness, &self.options.speech);
-            let view = self.views_quality.entry(u.id).or_default();
+            let view = self.qualities.entry(u.id).or_default();
             let s = &self.options.smoothing;
             let poor_view = view.update(
                 t,
