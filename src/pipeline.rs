@@ -125,7 +125,7 @@ pub struct FaceResult {
     /// How well the face's crop shows it, averaged over the last moments (`None`
     /// while coasting before its first crop).
     pub quality: Option<Quality>,
-    /// That view is poor (`[quality]`): every emotion needed more confidence.
+    /// That view is poor (`[quality]`): a caption not yet shown needed more confidence.
     pub poor_view: bool,
     /// Caption state.
     pub shown: Shown,
@@ -524,16 +524,12 @@ impl Pipeline {
                 .smoothers
                 .entry(u.id)
                 .or_insert_with(|| Smoother::new(&self.options.smoothing, &labels));
-            let extra = add_extras(
-                talking.then_some(self.talking_extra.as_slice()),
-                poor_view.then_some(self.poor_extra.as_slice()),
-            );
-            let dwell = if talking {
-                self.options.speech.extra_dwell_ms
+            if talking {
+                sm.set_extra(&self.talking_extra, self.options.speech.extra_dwell_ms);
             } else {
-                0.0
-            };
-            sm.set_extra(&extra, dwell);
+                sm.set_extra(&[], 0.0);
+            }
+            sm.set_show_extra(if poor_view { &self.poor_extra } else { &[] });
             let raw = u.detection.and_then(|i| probs.get(i).cloned());
             let shown = match &raw {
                 Some(p) => sm.update(t, p),
@@ -575,15 +571,5 @@ impl Pipeline {
                 detector_ran: !carried,
             },
         })
-    }
-}
-
-/// The speech stage's and the quality stage's extra confidence, added class by class
-/// (empty when neither asks for more).
-fn add_extras(talking: Option<&[f32]>, poor: Option<&[f32]>) -> Vec<f32> {
-    match (talking, poor) {
-        (None, None) => Vec::new(),
-        (Some(a), None) | (None, Some(a)) => a.to_vec(),
-        (Some(a), Some(b)) => a.iter().zip(b).map(|(x, y)| x + y).collect(),
     }
 }

@@ -8,7 +8,8 @@
 //! units of the crop's contrast so that exposure does not matter: *detail* (how much
 //! fine structure is left: blur and upscaled small faces lose it) and *noise* (sensor
 //! noise, which a dim scene amplifies). A face whose crop has too little detail or too
-//! much noise needs more confidence before it is captioned: otherwise "not sure".
+//! much noise needs more confidence before it is captioned: otherwise "not sure"
+//! (a caption already shown is held as before, `Smoother::set_show_extra`).
 //! The limits were measured on 48 × 48 crops, the shipped classifier's input; a
 //! classifier with another input size needs them measured again
 //! (`training/tools/quality_eval.py`).
@@ -29,7 +30,8 @@ pub struct QualityOptions {
     /// A crop with more noise than this is poor (estimated noise over the crop's
     /// standard deviation; clean faces: 0.05 to 0.14).
     pub max_noise: f32,
-    /// Added to every emotion's `min_confidence` while the face's view is poor.
+    /// Added to every emotion's `min_confidence` to be shown while the face's view is
+    /// poor (a caption already shown is held as before).
     pub extra_confidence: f32,
 }
 

@@ -80,10 +80,14 @@ pub enum Shown {
 #[derive(Clone, Debug)]
 pub struct Smoother {
     thresholds: Vec<f32>,
-    /// Added to `thresholds` for now (the speech stage's ask while a face talks).
+    /// Added to `thresholds` for now, to show and to hold (the speech stage's ask
+    /// while a face talks).
     extra: Vec<f32>,
     /// Added to the dwell of the classes `extra` raises, in ms.
     extra_dwell_ms: f64,
+    /// Added to `thresholds` to show a new caption only (the quality stage's ask
+    /// while the face's view is poor).
+    show_extra: Vec<f32>,
     opts: SmoothingOptions,
     probs: Vec<f32>,
     first_ms: Option<f64>,
@@ -100,6 +104,7 @@ impl Smoother {
             thresholds: Self::class_thresholds(opts, labels),
             extra: Vec::new(),
             extra_dwell_ms: 0.0,
+            show_extra: Vec::new(),
             opts: opts.clone(),
             probs: Vec::new(),
             first_ms: None,
@@ -136,6 +141,16 @@ impl Smoother {
         self.extra.clear();
         self.extra.extend_from_slice(extra);
         self.extra_dwell_ms = dwell_ms;
+    }
+
+    /// Asks more of some classes (model order; empty = none) before they are shown,
+    /// but not to stay shown: the quality stage does this while a face's view is
+    /// poor, so a caption read on a good view is not taken down by a blurred or noisy
+    /// moment (it still gives way to another emotion, or falls back to "not sure"
+    /// under its own hold), while a new one needs more.
+    pub fn set_show_extra(&mut self, extra: &[f32]) {
+        self.show_extra.clear();
+        self.show_extra.extend_from_slice(extra);
     }
 
     /// Smoothed probabilities (empty before the first update).
@@ -221,20 +236,26 @@ impl Smoother {
         self.probs.get(class).copied().unwrap_or(0.0)
     }
 
-    /// The confidence class `i` needs now: its threshold plus any extra ask.
+    /// The confidence class `i` needs to stay shown: its threshold plus any extra ask.
     fn threshold(&self, i: usize) -> f32 {
         self.thresholds.get(i).copied().unwrap_or(1.0) + self.extra.get(i).copied().unwrap_or(0.0)
     }
 
+    /// The confidence class `i` needs to be shown: also the asks for showing only.
+    fn show_threshold(&self, i: usize) -> f32 {
+        self.threshold(i) + self.show_extra.get(i).copied().unwrap_or(0.0)
+    }
+
     /// What the caption should say from the probabilities alone: the leader if it
-    /// reaches its threshold; else the emotion already shown while it stays within
-    /// `hold_margin` of its own threshold (under 1, which means never) and no other
-    /// emotion is convincing; else `unsure`.
+    /// reaches its threshold (with the asks for showing); else the emotion already
+    /// shown while it stays within `hold_margin` of its own threshold (under 1, which
+    /// means never; without the asks for showing) and no other emotion is
+    /// convincing; else `unsure`.
     fn target(&self) -> Shown {
         let Some(best) = crate::classify::argmax(&self.probs) else {
             return Shown::Unsure;
         };
-        if self.prob(best) >= self.threshold(best) {
+        if self.prob(best) >= self.show_threshold(best) {
             return Shown::Label(best);
         }
         match self.shown {
@@ -416,5 +437,35 @@ mod tests {
             .find(|(_, x)| *x == Shown::Label(1))
             .map(|(t, _)| t - 2000.0);
         assert!(at.is_some_and(|t| (1500.0..=2200.0).contains(&t)), "{at:?}");
+    }
+
+    /// A poor view asks more before a caption shows, not to keep one: the face read
+    /// well stays captioned, a new face (or a new emotion) needs the extra.
+    #[test]
+    fn a_show_only_ask_raises_the_bar_for_new_captions_and_holds_shown_ones() {
+        let opts = SmoothingOptions::default();
+        let mut s = Smoother::new(&opts, &labels());
+        run(&mut s, 0.0, 2000.0, 40.0, &[0.8, 0.1, 0.1]);
+        assert_eq!(s.shown(), Shown::Label(0));
+        s.set_show_extra(&[0.3, 0.3, 0.3]);
+        run(&mut s, 2000.0, 5000.0, 40.0, &[0.8, 0.1, 0.1]);
+        assert_eq!(s.shown(), Shown::Label(0), "0.8 still meets 0.45: held");
+        // another emotion must meet 0.45 + 0.3 to replace it
+        run(&mut s, 5000.0, 8000.0, 40.0, &[0.2, 0.7, 0.1]);
+        assert_eq!(
+            s.shown(),
+            Shown::Unsure,
+            "0.7 is under 0.75; calm fell under its own"
+        );
+        run(&mut s, 8000.0, 11000.0, 40.0, &[0.1, 0.85, 0.05]);
+        assert_eq!(s.shown(), Shown::Label(1));
+
+        let mut fresh = Smoother::new(&opts, &labels());
+        fresh.set_show_extra(&[0.3, 0.3, 0.3]);
+        run(&mut fresh, 0.0, 3000.0, 40.0, &[0.7, 0.2, 0.1]);
+        assert_eq!(fresh.shown(), Shown::Unsure, "a new face needs 0.75");
+        fresh.set_show_extra(&[]);
+        run(&mut fresh, 3000.0, 5000.0, 40.0, &[0.7, 0.2, 0.1]);
+        assert_eq!(fresh.shown(), Shown::Label(0));
     }
 }
