@@ -26,6 +26,7 @@ import argparse
 import json
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 
 import data  # noqa: E402
 from robustness import CONDITIONS  # noqa: E402
-from suite import classify, poor_view, quality_settings  # noqa: E402
+from suite import classify  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = ["fer-valid", "ck-fold8", "fer-test", "ck-fold9"]
@@ -69,6 +70,21 @@ def read_app(emocue: Path, model: Path | None, config: Path | None, imgs: np.nda
     return [by_name.get(f.name) for f in files]
 
 
+def quality_settings(config: Path | None = None) -> dict:
+    """`[quality]` as the app reads it: the default settings, overridden by `config`."""
+    q = tomllib.loads((ROOT / "config/default.toml").read_text())["quality"]
+    if config:
+        q.update(tomllib.loads(config.read_text()).get("quality", {}))
+    return q
+
+
+def poor_view(face: dict, q: dict) -> bool:
+    """Whether `classify`'s measures of a face's crop cross the `[quality]` limits
+    (too little detail or too much noise; src/quality.rs), whether or not the stage is on."""
+    m = face.get("quality")
+    return bool(m and (m["detail"] < q["min_detail"] or m["noise"] > q["max_noise"]))
+
+
 def score(faces: list[dict | None], y: np.ndarray, q: dict) -> dict:
     """Top-1, coverage and shown precision; "shown" is the app's own decision (its
     `unsure` flag: the profile's thresholds, and the quality stage's extra), "poor"
@@ -77,11 +93,11 @@ def score(faces: list[dict | None], y: np.ndarray, q: dict) -> dict:
     for face, k in zip(faces, y):
         if face is None:
             continue
-        poor += poor_view(face, {**q, "enabled": True})
+        poor += poor_view(face, q)
         label = face["label"]
         ok = label == data.CLASSES[k]
         right += ok
-        if not face["unsure"]:
+        if not face["unsure"] and face["caption"] is not None:
             shown += 1
             shown_right += ok
     n = len(y)

@@ -39,7 +39,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -56,36 +55,6 @@ import conversation_eval as conv  # noqa: E402
 
 DEFAULT_PROFILE = (ROOT / "config/labels/en.toml").resolve()
 DOMAINS = ["fer-valid", "ck-heldout", "ck-frames", "talk-neutral", "mead-m030"]
-
-
-def thresholds(profile: Path) -> dict[str, float]:
-    """Per-emotion `min_confidence` of a wording profile; a hidden emotion (shown =
-    false) never shows, like the app; a missing one uses the settings' default."""
-    p = tomllib.loads(profile.read_text())
-    default = tomllib.loads((ROOT / "config/default.toml").read_text())["smoothing"]["default_threshold"]
-    out = {}
-    for c in data.CLASSES:
-        t = p.get(c, {})
-        out[c] = 2.0 if t.get("shown") is False else float(t.get("min_confidence", default))
-    return out
-
-
-def quality_settings(config: Path | None = None) -> dict:
-    """`[quality]` as the app reads it: the default settings, overridden by `config`."""
-    q = tomllib.loads((ROOT / "config/default.toml").read_text())["quality"]
-    if config:
-        q.update(tomllib.loads(config.read_text()).get("quality", {}))
-    return q
-
-
-QUALITY = quality_settings()
-
-
-def poor_view(face: dict, q: dict = QUALITY) -> bool:
-    """The app's `[quality]` rule (src/quality.rs) on the measures `classify` reports:
-    too little detail or too much noise in the face's crop."""
-    m = face.get("quality")
-    return bool(q["enabled"] and m and (m["detail"] < q["min_detail"] or m["noise"] > q["max_noise"]))
 
 
 def classify(emocue: Path, model: Path | None, files: list[Path], crop: bool, config: Path | None = None) -> dict[str, dict]:
@@ -106,10 +75,11 @@ def classify(emocue: Path, model: Path | None, files: list[Path], crop: bool, co
     return out
 
 
-def score_faces(results: dict[str, dict | None], truth: dict[str, str], th: dict[str, float]) -> dict:
+def score_faces(results: dict[str, dict | None], truth: dict[str, str]) -> dict:
     """Top-1, macro recall, coverage and shown precision of per-face results; a face
-    not found counts as wrong and not shown. A poor view needs the `[quality]`
-    extra confidence, as in the app."""
+    not found counts as wrong and not shown. "Shown" is the app's own decision
+    (`classify`'s `unsure` and `caption`): the wording profile's thresholds, a hidden
+    emotion, the `[quality]` stage's ask on a poor view."""
     right, shown, shown_right = 0, 0, 0
     per_class: dict[str, list[int]] = {}
     for name, t in truth.items():
@@ -118,8 +88,7 @@ def score_faces(results: dict[str, dict | None], truth: dict[str, str], th: dict
         ok = label == t
         right += ok
         per_class.setdefault(t, []).append(ok)
-        extra = QUALITY["extra_confidence"] if face and poor_view(face) else 0.0
-        if face and face["probs"][label] >= th[label] + extra:
+        if face and not face["unsure"] and face["caption"] is not None:
             shown += 1
             shown_right += ok
     n = len(truth)
@@ -132,12 +101,12 @@ def score_faces(results: dict[str, dict | None], truth: dict[str, str], th: dict
     }
 
 
-def fer_valid(a, model, th) -> dict:
+def fer_valid(a, model, cfg) -> dict:
     folder = data.require(data.DATA / "ferplus" / "FER2013Valid")
     _, votes, names = data.load_ferplus("valid")
     y = data.majority(votes)
     truth = {n: data.CLASSES[k] for n, k in zip(names, y) if k >= 0}
-    return score_faces(classify(a.emocue, model, [folder / n for n in truth], crop=True), truth, th)
+    return score_faces(classify(a.emocue, model, [folder / n for n in truth], crop=True, config=cfg), truth)
 
 
 def ck_faces(folds: set[int]):
@@ -149,15 +118,15 @@ def ck_faces(folds: set[int]):
     return images, labels, paths, keep
 
 
-def ck_heldout(a, model, th, folds) -> dict:
+def ck_heldout(a, model, cfg, folds) -> dict:
     _, labels, paths, keep = ck_faces(folds)
     root = data.DATA / "ckplus48"
     files = [root / paths[i] for i in keep]
     truth = {Path(paths[i]).name: data.CLASSES[labels[i]] for i in keep}
-    return score_faces(classify(a.emocue, model, files, crop=True), truth, th)
+    return score_faces(classify(a.emocue, model, files, crop=True, config=cfg), truth)
 
 
-def ck_frames(a, model, th, folds) -> dict:
+def ck_frames(a, model, cfg, folds) -> dict:
     images, labels, _, keep = ck_faces(folds)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,7 +136,7 @@ def ck_frames(a, model, th, folds) -> dict:
             chain_eval.frame(images[i], rng).save(Path(tmp) / name, quality=90)
             truth[name] = data.CLASSES[labels[i]]
             files.append(Path(tmp) / name)
-        return score_faces(classify(a.emocue, model, files, crop=False), truth, th)
+        return score_faces(classify(a.emocue, model, files, crop=False, config=cfg), truth)
 
 
 def settings_for(model: Path | None, tmp: Path, profile: Path | None = None) -> Path | None:
@@ -260,18 +229,21 @@ def main() -> None:
     if a.no_video:
         wanted = [d for d in wanted if d not in ("talk-neutral", "mead-m030")]
     folds = {int(f) for f in a.ck_folds.split(",") if f}
-    th = thresholds(a.profile)
     results = {}
+    profile_dir = tempfile.TemporaryDirectory()
+    # the wording profile whose thresholds the crops are captioned with (the replays
+    # make their own settings in clips())
+    cfg = settings_for(None, Path(profile_dir.name), None if a.profile.resolve() == DEFAULT_PROFILE else a.profile)
     for model in a.models or [None]:
         name = str(model) if model else "shipped (config/default.toml)"
         print(f"{name}:", file=sys.stderr)
         doms = {}
         if "fer-valid" in wanted:
-            doms["fer-valid"] = fer_valid(a, model, th)
+            doms["fer-valid"] = fer_valid(a, model, cfg)
         if "ck-heldout" in wanted:
-            doms["ck-heldout"] = ck_heldout(a, model, th, folds)
+            doms["ck-heldout"] = ck_heldout(a, model, cfg, folds)
         if "ck-frames" in wanted:
-            doms["ck-frames"] = ck_frames(a, model, th, folds)
+            doms["ck-frames"] = ck_frames(a, model, cfg, folds)
         most = {}
         if {"talk-neutral", "mead-m030"} & set(wanted):
             extra, most = clips(a, model, wanted)
