@@ -38,7 +38,14 @@ def pil(im):
     b = io.BytesIO(); Image.fromarray(im).save(b, 'JPEG', quality=30, subsampling=0); return np.asarray(Image.open(b))
 ref = np.stack([pil(im) for im in imgs]).astype(np.float32)
 assert np.abs(ours - ref).mean() < 0.5 < np.abs(ref - imgs).mean(), (np.abs(ours - ref).mean(), np.abs(ref - imgs).mean())
-print('smoke: JPEG augmentation = PIL JPEG within half a grey level')"
+print('smoke: JPEG augmentation = PIL JPEG within half a grey level')
+import teacher_labels
+ours = np.array([[0.5, 0.1, 0.1, 0.1, 0.0, 0.0, 0.0, 0.2]])
+has = teacher_labels.has_classes('facex')
+t = np.zeros((1, 8)); t[0, data.CLASSES.index('disgust')] = 1.0
+m = teacher_labels.as_member(ours, t, has)
+assert not has[data.CLASSES.index('contempt')] and abs(m.sum() - 1) < 1e-9 and m[0, 7] == 0.2 and abs(m[0, 5] - 0.8) < 1e-9, m
+print('smoke: a teacher lacking contempt keeps our share of it')"
 $PY train.py ferplus --arch b --epochs 1 --limit 512 --out "$OUT/run"
 # a recipe stage runs, with train.py flags overriding the recipe's
 $PY train.py --config recipes/nano_a.toml --stage fer_a --epochs 1 --limit 128 --runs-dir "$OUT/recipe" > /dev/null

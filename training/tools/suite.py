@@ -27,6 +27,10 @@ precision); the shipped model is replaced only by a candidate with a higher scor
 the issue's bars: CK+ 10-fold, FER2013Test, size, int8 agreement). FER2013Valid alone
 never decides. With no MODEL the shipped classifier is scored.
 
+`--refit` scores each candidate with thresholds fitted for it by the procedure that fitted
+the shipped ones (transfer_thresholds.py), as it would ship: without it every candidate
+is judged by the shipped network's thresholds, which penalises one calibrated otherwise.
+
 `--ck-folds` must name folds the candidate did not train on (training/splits/
 ckplus_10fold.csv; the shipped model trained on folds 0-7, see models/README.md).
 """
@@ -51,6 +55,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 import chain_eval  # noqa: E402
+from transfer_thresholds import profile_thresholds  # noqa: E402
 import conversation_eval as conv  # noqa: E402
 
 DEFAULT_PROFILE = (ROOT / "config/labels/en.toml").resolve()
@@ -149,13 +154,13 @@ def settings_for(model: Path | None, tmp: Path, profile: Path | None = None) -> 
     return out
 
 
-def clips(a, model, wanted) -> tuple[dict, dict]:
+def clips(a, model, wanted, profile: Path) -> tuple[dict, dict]:
     """talk-neutral and mead-m030 from `emocue replay` of the talking clips."""
     splits = json.loads((ROOT / "training/splits/talking.json").read_text())
     videos = data.DATA / "videos"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = settings_for(model, Path(tmp), None if a.profile.resolve() == DEFAULT_PROFILE else a.profile)
+        cfg = settings_for(model, Path(tmp), None if profile.resolve() == DEFAULT_PROFILE else profile)
         for clip in conv.find_clips([videos]):
             cid = conv.clip_id(clip)
             is_mead = "mead/" in cid
@@ -198,6 +203,19 @@ def clips(a, model, wanted) -> tuple[dict, dict]:
     return out, {r["clip"]: r["most_shown"] for r in rows}
 
 
+def refit(a, model: Path | None, out: Path) -> Path:
+    """The wording profile with thresholds fitted for this candidate exactly as the
+    shipped ones were fitted for the shipped network (transfer_thresholds.py: FER2013Valid,
+    CK+ fold 8 and the tuning speakers; never M030 or the report half), so that a
+    candidate calibrated differently is not judged by another network's thresholds."""
+    cmd = [sys.executable, str(HERE / "transfer_thresholds.py"), str((model or ROOT / "models/emotionnet_nano_b.int8.onnx").resolve()),
+           "--profile", str(a.profile.resolve()), "--write", str(out)]
+    run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if run.returncode != 0:
+        sys.exit(f"suite: fitting thresholds for {model} failed: {run.stderr.strip()[-2000:]}")
+    return out
+
+
 def worst(domains: dict) -> tuple[str, float]:
     """The selection score: the lowest min(macro recall, shown precision) of any domain."""
     scores = {}
@@ -220,6 +238,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("EMOCUE_CLIP_CACHE", "/tmp/emocue-clips")))
     ap.add_argument("--json", type=Path)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--refit", action="store_true", help="score each candidate with thresholds fitted for it (transfer_thresholds.py) instead of --profile's")
     a = ap.parse_args()
     if not a.emocue.exists():
         sys.exit(f"suite: {a.emocue} not found; run `cargo build --release` or pass --emocue PATH")
@@ -233,10 +252,13 @@ def main() -> None:
     profile_dir = tempfile.TemporaryDirectory()
     # the wording profile whose thresholds the crops are captioned with (the replays
     # make their own settings in clips())
-    cfg = settings_for(None, Path(profile_dir.name), None if a.profile.resolve() == DEFAULT_PROFILE else a.profile)
-    for model in a.models or [None]:
+    for i, model in enumerate(a.models or [None]):
         name = str(model) if model else "shipped (config/default.toml)"
         print(f"{name}:", file=sys.stderr)
+        profile = refit(a, model, Path(profile_dir.name) / f"profile{i}.toml") if a.refit else a.profile
+        sub = Path(profile_dir.name) / f"crops{i}"
+        sub.mkdir()
+        cfg = settings_for(None, sub, None if profile.resolve() == DEFAULT_PROFILE else profile)
         doms = {}
         if "fer-valid" in wanted:
             doms["fer-valid"] = fer_valid(a, model, cfg)
@@ -246,10 +268,12 @@ def main() -> None:
             doms["ck-frames"] = ck_frames(a, model, cfg, folds)
         most = {}
         if {"talk-neutral", "mead-m030"} & set(wanted):
-            extra, most = clips(a, model, wanted)
+            extra, most = clips(a, model, wanted, profile)
             doms.update(extra)
         w = worst(doms)
         results[name] = {"domains": doms, "worst_domain": w[0], "score": round(w[1], 4), "most_shown": most}
+        if a.refit:
+            results[name]["thresholds"] = {c: float(v) for c, v in zip(data.CLASSES, profile_thresholds(profile))}
 
     def pct(v):
         return "  -  " if v is None else f"{100 * v:5.1f}"
@@ -267,7 +291,7 @@ def main() -> None:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps({
             "command": "python training/tools/suite.py " + " ".join(sys.argv[1:]),
-            "profile": str(a.profile), "ck_folds": sorted(folds), "results": results,
+            "profile": str(a.profile), "refit": a.refit, "ck_folds": sorted(folds), "results": results,
             "selected": best}, indent=1) + "\n")
 
 
