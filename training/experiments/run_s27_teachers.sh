@@ -10,7 +10,9 @@
 # then two more side by side:
 #   s27_hum   lfw labelled by the mean of ours and human (npm human-models)
 #   s27_agree as s27_ens3, only the faces all three members put in the same class
-# Session 26's s26_ens (ours and face-api) and s26_ctl (no lfw) are the references.
+# Session 26's s26_ens (ours and face-api) and s26_ctl (no lfw) are the references;
+# last, s26_ctl's recipe again at seeds 1 and 2 (s27_ctl1, s27_ctl2): how much of the
+# suite's worst-domain score is chance.
 # Scored with docs/results.md's commands ("Three registry teachers, each measured").
 #   PY=../.venv/bin/python ./experiments/run_s27_teachers.sh
 set -euo pipefail
@@ -34,4 +36,9 @@ wait
 $PY train.py "${common[@]}" --teacher-cache enshum --out runs/s27_hum &
 $PY train.py "${common[@]}" --teacher-cache ens3agree --out runs/s27_agree &
 wait
-for r in ens3 fx hum agree; do cp runs/s27_$r/log.jsonl logs/s27_$r.jsonl; done
+ctl=(ferplus --arch b --init runs/deployed/best.pt --ck-folds 0-7 --talk-faces .cache/talk/tune.npz
+     --epochs "$EPOCHS" --lr 3e-4 --rot 8 --zoom 1.1 --cam-p 0.1 --threads 1)
+$PY train.py "${ctl[@]}" --seed 1 --out runs/s27_ctl1 &
+$PY train.py "${ctl[@]}" --seed 2 --out runs/s27_ctl2 &
+wait
+for r in ens3 fx hum agree ctl1 ctl2; do cp runs/s27_$r/log.jsonl logs/s27_$r.jsonl; done
