@@ -138,6 +138,23 @@ def quantize(f32: Path, out: Path, calib_imgs: np.ndarray) -> None:
     )
 
 
+def speech_clips(checkpoint: Path) -> list[str]:
+    """The clips whose frames the run trained on (`train.py --talk-faces`, from its
+    meta.json): written into the metadata so that a suite scoring the file on those clips
+    knows it measures fit, not transfer (tools/suite.py)."""
+    meta = checkpoint.parent / "meta.json"
+    if not meta.exists():
+        return []
+    talk = json.loads(meta.read_text()).get("talk_faces") or ""
+    clips = set()
+    for f in [f for f in talk.split(",") if f]:
+        path = Path(f) if Path(f).is_absolute() else Path(__file__).resolve().parent / f  # train.py runs in training/
+        if not path.exists():
+            raise SystemExit(f"export: {path}, which {meta} trained on, is gone; rewrite it with talk_frames.py")
+        clips |= {str(n).split(":")[0] for n in np.load(path)["names"]}
+    return sorted(clips)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint")
@@ -176,6 +193,8 @@ def main() -> None:
         "upsample": ck.get("upsample", 0),
         "checkpoint": Path(a.checkpoint).as_posix().split("training/")[-1],
     }
+    if clips := speech_clips(Path(a.checkpoint)):
+        extra["trained_on_clips"] = ",".join(clips)
     meta = contract(labels, t, extra)
     set_meta(f32, {**meta, "precision": "f32"})
     print(f"wrote {f32} (temperature {t:.3f})")

@@ -15,6 +15,7 @@ if [ ! -d ../../shared/data/ferplus ] && [ -z "${EMOCUE_DATA:-}" ]; then
   exit 0
 fi
 OUT=$(mktemp -d)
+export OUT
 trap 'rm -rf "$OUT"' EXIT
 $PY tools/blazeface_graph.py --self-test
 # train.py --upsample: the constant MatMuls are exactly a bilinear resize; the FER+ tie rule
@@ -45,7 +46,14 @@ has = teacher_labels.has_classes('facex')
 t = np.zeros((1, 8)); t[0, data.CLASSES.index('disgust')] = 1.0
 m = teacher_labels.as_member(ours, t, has)
 assert not has[data.CLASSES.index('contempt')] and abs(m.sum() - 1) < 1e-9 and m[0, 7] == 0.2 and abs(m[0, 5] - 0.8) < 1e-9, m
-print('smoke: a teacher lacking contempt keeps our share of it')"
+print('smoke: a teacher lacking contempt keeps our share of it')
+import os, train
+c = np.zeros((3, 48, 48), np.uint8)
+np.savez(os.environ['OUT'] + '/m.npz', crops=c, labels=np.array(['anger', 'neutral', 'contempt']))
+np.savez(os.environ['OUT'] + '/n.npz', crops=c)
+assert train.talk_faces(os.environ['OUT'] + '/m.npz', (48, 48))[1].tolist() == [4, 0, 7]
+assert train.talk_faces(os.environ['OUT'] + '/n.npz', (48, 48))[1].tolist() == [0, 0, 0]
+print('smoke: speech frames keep their labels (neutral speakers: neutral)')"
 $PY train.py ferplus --arch b --epochs 1 --limit 512 --out "$OUT/run"
 # a recipe stage runs, with train.py flags overriding the recipe's
 $PY train.py --config recipes/nano_a.toml --stage fer_a --epochs 1 --limit 128 --runs-dir "$OUT/recipe" > /dev/null

@@ -15,9 +15,15 @@ With the detection schedule on (`[detection] every_frames`), frames between dete
 use the box the app carried forward (`carried` in the events): the crop the app
 classifies there too.
 
-`train.py --talk-faces FILE` adds them with the label "neutral". MEAD M030 is never
-written: it is the only actor with acted emotions, so it stays a held-out test of
-emotion while speaking. Speakers of the other half (`--split report`) stay unseen too.
+`train.py --talk-faces FILE` adds them with the label "neutral". Speakers of the other
+half (`--split report`) stay unseen.
+
+`--mead head|tail|all` writes MEAD M030's clips instead, each frame labelled with the
+clip's acted emotion (issue 19, point 3: emotion while speaking). M030 is the only actor
+with acted emotions, so he can be held out only in time: `head` is the first
+`--head-share` of each clip, `tail` the rest; train on one part and replay the other
+(`experiments/m030_timesplit.py`). That measures whether the network can learn speech
+with an emotion without losing other domains, not whether it carries to other actors.
 """
 
 from __future__ import annotations
@@ -89,6 +95,11 @@ def crop(frame: np.ndarray, face: dict, rule: tuple[float, float, float]) -> np.
     return np.asarray(img)
 
 
+def part_cut(n_frames: int, head_share: float) -> int:
+    """The first frame of a clip's tail: frames before it make its head."""
+    return int(round(n_frames * head_share))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", choices=["tune", "report"], default="tune")
@@ -98,38 +109,50 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=ROOT / "models/emotionnet_nano_b.int8.onnx", help="whose crop rule to follow")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/emocue-clips"))
     ap.add_argument("--out", type=Path, default=HERE / ".cache/talk/tune.npz")
+    ap.add_argument("--mead", choices=["head", "tail", "all"], help="write M030's acted clips (this part of each) instead of the neutral speakers")
+    ap.add_argument("--head-share", type=float, default=0.5, help="with --mead: the share of each clip's frames that makes its head")
     a = ap.parse_args()
     if not a.emocue.exists():
         sys.exit(f"talk_frames: {a.emocue} not found; run `cargo build --release`")
     if a.every < 1:
         sys.exit("talk_frames: --every must be at least 1")
+    if not 0.0 < a.head_share < 1.0:
+        sys.exit("talk_frames: --head-share must be between 0 and 1")
     splits = json.loads((HERE / "splits/talking.json").read_text())
     rule = crop_rule(a.model)
-    names, crops = [], []
+    names, crops, labels = [], [], []
     for clip in conv.find_clips([data.DATA / "videos"]):
         cid = conv.clip_id(clip)
-        if "mead/" in cid or conv.side(cid, splits) != a.split or conv.label_of(clip.stem, "neutral") != "neutral":
+        label = conv.label_of(clip.stem, "neutral")
+        if a.mead:
+            if "mead/" not in cid:
+                continue
+        elif "mead/" in cid or conv.side(cid, splits) != a.split or label != "neutral":
             continue
         y4m = conv.to_y4m(clip, a.cache)
         events = conv.replay(a.emocue, y4m, None)
         frames = grey_frames(y4m)
         kept = 0
         step = max(a.every, -(-len(events) // a.max_per_clip))  # at most max_per_clip faces
+        cut = part_cut(len(frames), a.head_share)
         for ev in events:
             i = ev["frame"]
             if i % step or i >= len(frames) or not ev["faces"]:
+                continue
+            if (a.mead == "head" and i >= cut) or (a.mead == "tail" and i < cut):
                 continue
             face = max(ev["faces"], key=lambda f: f["box"][2])
             if not face.get("detected", True):
                 continue
             names.append(f"{cid}:{i}")
             crops.append(crop(frames[i], face, rule))
+            labels.append(label)
             kept += 1
         print(f"{cid:<32} {kept:5d} faces", file=sys.stderr)
     if not crops:
         sys.exit("talk_frames: no faces (is ../shared/data/videos there?)")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(a.out, names=np.array(names), crops=np.stack(crops))
+    np.savez_compressed(a.out, names=np.array(names), crops=np.stack(crops), labels=np.array(labels))
     print(f"talk_frames: {len(crops)} faces of {len({n.split(':')[0] for n in names})} clips -> {a.out}", file=sys.stderr)
 
 

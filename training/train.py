@@ -146,6 +146,23 @@ def teacher_faces(name: str, set_name: str, t: float, limit: int | None) -> tupl
     return data.load_faces(names), p
 
 
+def talk_faces(path: str, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Crops of people mid-sentence (talk_frames.py) and their class indices: the file's
+    `labels` (MEAD's acted emotions), or neutral for files written before labels."""
+    try:
+        npz = np.load(path)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"--talk-faces: cannot read {path} ({e}); write it with training/talk_frames.py")
+    crops = npz["crops"]
+    if crops.ndim != 3 or crops.shape[1:] != shape:
+        raise SystemExit(f"--talk-faces: {path} holds {crops.shape[1:]} crops, not {shape}")
+    names = npz["labels"] if "labels" in npz else np.full(len(crops), "neutral")
+    unknown = sorted(set(names.tolist()) - set(data.CLASSES))
+    if unknown or len(names) != len(crops):
+        raise SystemExit(f"--talk-faces: {path} has labels {unknown} outside {data.CLASSES} or not one per crop")
+    return crops, np.array([data.CLASSES.index(n) for n in names.tolist()], int)
+
+
 def mask_some(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
     """A share `p` of the batch with the mouth hidden, the mask's top row jittered by ±4 %."""
     n = len(x)
@@ -197,7 +214,7 @@ def main() -> None:
     ap.add_argument("--mouth-swap", type=float, default=0.0, help="share of faces given another face's mouth (augment.mouth_swap), so speech and teeth do not decide the emotion")
     ap.add_argument("--mouth-beta", type=float, default=0.25, help="the donor's share of a mouth-swapped face's target")
     ap.add_argument("--mouth-mask", type=float, default=0.0, help="share of faces shown with the lower face hidden (augment.mouth_mask), labels kept: the app masks a talking face's mouth")
-    ap.add_argument("--talk-faces", default=None, help="faces of neutral speakers mid-sentence (training/talk_frames.py), added with the label neutral")
+    ap.add_argument("--talk-faces", default=None, help="faces of people mid-sentence (training/talk_frames.py; several files separated by commas), each with its label (neutral for the neutral speakers)")
     ap.add_argument("--talk-repeat", type=int, default=2, help="oversampling of --talk-faces per epoch")
     ap.add_argument("--out", required=True)
     if recipe.run(ap):  # --config recipes/NAME.toml: the stages of a shipped model's lineage (recipe.py)
@@ -249,13 +266,10 @@ def main() -> None:
             e_imgs, e_soft = teacher_faces(a.teacher_cache, extra, a.teacher_t, a.limit)
             imgs, soft = np.concatenate([imgs, e_imgs]), np.concatenate([soft, e_soft])
             is_fer = np.concatenate([is_fer, np.zeros(len(e_imgs), bool)])
-        if a.talk_faces:
-            t_imgs = np.load(a.talk_faces)["crops"]
-            if t_imgs.ndim != 3 or t_imgs.shape[1:] != imgs.shape[1:]:
-                raise SystemExit(f"--talk-faces: {a.talk_faces} holds {t_imgs.shape[1:]} crops, not {imgs.shape[1:]}")
-            t_imgs = np.repeat(t_imgs, a.talk_repeat, 0)
-            t_soft = np.eye(8, dtype=np.float32)[np.zeros(len(t_imgs), int)]  # neutral
-            imgs, soft = np.concatenate([imgs, t_imgs]), np.concatenate([soft, t_soft])
+        for talk in [t for t in (a.talk_faces or "").split(",") if t]:
+            t_imgs, t_lab = talk_faces(talk, imgs.shape[1:])
+            t_imgs, t_lab = np.repeat(t_imgs, a.talk_repeat, 0), np.repeat(t_lab, a.talk_repeat)
+            imgs, soft = np.concatenate([imgs, t_imgs]), np.concatenate([soft, np.eye(8, dtype=np.float32)[t_lab]])
             is_fer = np.concatenate([is_fer, np.zeros(len(t_imgs), bool)])
         v_imgs, v_votes, _ = data.load_ferplus("valid", a.limit)
         vkeep = data.majority(v_votes) >= 0
