@@ -53,7 +53,15 @@ np.savez(os.environ['OUT'] + '/m.npz', crops=c, labels=np.array(['anger', 'neutr
 np.savez(os.environ['OUT'] + '/n.npz', crops=c)
 assert train.talk_faces(os.environ['OUT'] + '/m.npz', (48, 48))[1].tolist() == [4, 0, 7]
 assert train.talk_faces(os.environ['OUT'] + '/n.npz', (48, 48))[1].tolist() == [0, 0, 0]
-print('smoke: speech frames keep their labels (neutral speakers: neutral)')"
+print('smoke: speech frames keep their labels (neutral speakers: neutral)')
+import sys; sys.path.insert(0, 'tools')
+import suite, talk_frames
+d = {'fer-valid': {'macro_recall': 0.6, 'shown_precision': 0.9}, 'mead-m030': {'macro_recall': 0.5, 'shown_precision': 0.5}}
+assert suite.worst(d) == ('mead-m030', 0.5)
+suite.mark_trained(d, {'grid/x': 'neutral', 'mead/M030_a': 'anger'}, {'mead/M030_a', 'lrs2/y'})
+assert d['mead-m030']['trained_on'] == ['mead/M030_a'] and suite.worst(d) == ('fer-valid', 0.6)
+assert talk_frames.part_cut(97, 0.5) == 48
+print('smoke: a domain the network trained on is left out of the worst domain')"
 $PY train.py ferplus --arch b --epochs 1 --limit 512 --out "$OUT/run"
 # a recipe stage runs, with train.py flags overriding the recipe's
 $PY train.py --config recipes/nano_a.toml --stage fer_a --epochs 1 --limit 128 --runs-dir "$OUT/recipe" > /dev/null
