@@ -20,7 +20,9 @@ EPOCHS=${EPOCHS:-5}
 [ -e runs/ft_f_rec/best.pt ] || $PY from_onnx.py ../models/fer_only/emotionnet_nano_b_fer.int8.onnx runs/ft_f_rec/best.pt
 [ -e runs/prev/best.pt ] || { git show 993f652:models/emotionnet_nano_b.onnx > /tmp/prev_nano_b.onnx && $PY from_onnx.py /tmp/prev_nano_b.onnx runs/prev/best.pt; }
 [ -e .cache/talk/tune.npz ] || $PY talk_frames.py --split tune --out .cache/talk/tune.npz
-[ -e .cache/talk/m030_all.npz ] || $PY talk_frames.py --mead all --every 1 --max-per-clip 400 --out .cache/talk/m030_all.npz
+for part in all head tail; do
+  [ -e .cache/talk/m030_$part.npz ] || $PY talk_frames.py --mead $part --every 1 --max-per-clip 400 --out .cache/talk/m030_$part.npz
+done
 fo=(ferplus --arch b --init runs/ft_f_rec/best.pt --teacher runs/ft_f_rec/best.pt --kd-fer-only
     --epochs "$EPOCHS" --lr 3e-4 --rot 8 --zoom 1.1 --cam-p 0.1 --threads 1)
 $PY train.py "${fo[@]}" --talk-faces .cache/talk/tune.npz --out runs/s29_fo_ctl &
@@ -33,9 +35,6 @@ for r in ctl m030; do cp runs/s29_fo_$r/log.jsonl logs/s29_fo_$r.jsonl; done
 # (runs/prev: `git show 993f652:models/emotionnet_nano_b.onnx`, recovered with from_onnx.py).
 #   s29_headkd1   s28_headkd's recipe, seed 1
 #   s29_tailkd    the same on the second halves (s28_tail without distillation: 6 of 8)
-for part in head tail; do
-  [ -e .cache/talk/m030_$part.npz ] || $PY talk_frames.py --mead $part --every 1 --max-per-clip 400 --out .cache/talk/m030_$part.npz
-done
 dep=(ferplus --arch b --init runs/prev/best.pt --teacher runs/prev/best.pt --kd-fer-only --ck-folds 0-7
      --epochs "$EPOCHS" --lr 3e-4 --rot 8 --zoom 1.1 --cam-p 0.1 --threads 1)
 $PY train.py "${dep[@]}" --seed 1 --talk-faces .cache/talk/tune.npz,.cache/talk/m030_head.npz --out runs/s29_headkd1 &
@@ -46,7 +45,7 @@ for r in headkd1 tailkd; do
   $PY export.py runs/s29_$r/best.pt --name s29_$r --out-dir /tmp/s29x --int8 --calib-n 30000
 done
 # Too little of him to matter? The transfer check again with the speech frames
-# oversampled 8 times an epoch instead of 2 (his frames then about a fifth of what the
+# oversampled 8 times an epoch instead of 2 (his frames then about a sixth of what the
 # network sees), control and M030 alike.
 $PY train.py "${fo[@]}" --talk-repeat 8 --talk-faces .cache/talk/tune.npz --out runs/s29_fo_ctl8 &
 $PY train.py "${fo[@]}" --talk-repeat 8 --talk-faces .cache/talk/tune.npz,.cache/talk/m030_all.npz --out runs/s29_fo_m030x8 &
