@@ -151,7 +151,9 @@ def speech_clips(checkpoint: Path) -> list[str]:
         path = Path(f) if Path(f).is_absolute() else Path(__file__).resolve().parent / f  # train.py runs in training/
         if not path.exists():
             raise SystemExit(f"export: {path}, which {meta} trained on, is gone; rewrite it with talk_frames.py")
-        clips |= {str(n).split(":")[0] for n in np.load(path)["names"]}
+        z = np.load(path)
+        if "names" in z.files:  # synthetic faces (experiments/expr_transfer.py) come from no clip
+            clips |= {str(n).split(":")[0] for n in z["names"]}
     return sorted(clips)
 
 

@@ -167,7 +167,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("models", nargs="+")
     ap.add_argument("--framing", action="store_true")
-    ap.add_argument("--ck-heldout", default=None, help="CK+ folds an ONNX model did not train on, e.g. 8,9")
+    ap.add_argument("--ck-heldout", default=None, help="CK+ folds an ONNX model (or a checkpoint that trained on no CK+ fold) did not train on, e.g. 8,9; or whose faces lent it anything else, such as synthetic faces")
     ap.add_argument("--json", default=None)
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
@@ -188,7 +188,7 @@ def main() -> None:
             log_prior = np.log(fer_prior()[[data.CLASSES.index(c) for c in m.labels]])
             tau = auto_tau(m, log_prior) if a.logit_adjust == "auto" else float(a.logit_adjust)
             m.adjust = tau * log_prior
-        rep = evaluate(m, held if path.endswith(".onnx") else None, a.framing)
+        rep = evaluate(m, held if path.endswith(".onnx") or not m.ck_folds else None, a.framing)
         if tau:
             rep["logit_adjust"] = tau
         print(json.dumps(rep), flush=True)
