@@ -568,14 +568,16 @@ mod tests {
             .chain(QualityOptions::LIMITS.iter())
             .map(|l| l.key)
             .collect();
-        assert_eq!(keys.len(), 11);
+        assert_eq!(keys.len(), 12);
         bad_number_errors(&keys);
-        for bad in ["[\"\"]", "\"surprise\"", "[1, 2]"] {
-            let text = format!("[speech]\nmouth_borne = {bad}\n");
-            let err = Config::parse(&text, Path::new("x.toml"))
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with("x.toml:2:"), "mouth_borne = {bad}: {err}");
+        for key in ["mouth_borne", "steady_while_talking"] {
+            for bad in ["[\"\"]", "\"surprise\"", "[1, 2]"] {
+                let text = format!("[speech]\n{key} = {bad}\n");
+                let err = Config::parse(&text, Path::new("x.toml"))
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.starts_with("x.toml:2:"), "{key} = {bad}: {err}");
+            }
         }
     }
 

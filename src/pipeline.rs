@@ -180,6 +180,8 @@ pub struct Pipeline {
     references: HashMap<u64, Vec<f32>>,
     /// Per class, what `[speech]` adds to its threshold while a face talks.
     talking_extra: Vec<f32>,
+    /// Per class, what `[speech]` adds to its wait before "not sure" while a face talks.
+    talking_unsure_dwell: Vec<f64>,
     /// Per class, what `[quality]` adds to its threshold while a face's view is poor.
     poor_extra: Vec<f32>,
     /// Per track, the view its face was last classified in (mirrored or not), when,
@@ -215,6 +217,7 @@ impl Pipeline {
         )?;
         let classifier = Classifier::load(&resolve_model(&options.models.classifier))?;
         let talking_extra = options.speech.extra_for(classifier.labels());
+        let talking_unsure_dwell = options.speech.unsure_dwell_for(classifier.labels());
         let poor_extra = options.quality.extra(classifier.labels().len());
         Ok(Pipeline {
             detector,
@@ -231,6 +234,7 @@ impl Pipeline {
             }),
             references: HashMap::new(),
             talking_extra,
+            talking_unsure_dwell,
             poor_extra,
             views: HashMap::new(),
             options,
@@ -525,9 +529,13 @@ impl Pipeline {
                 .entry(u.id)
                 .or_insert_with(|| Smoother::new(&self.options.smoothing, &labels));
             if talking {
-                sm.set_extra(&self.talking_extra, self.options.speech.extra_dwell_ms);
+                sm.set_extra(
+                    &self.talking_extra,
+                    self.options.speech.extra_dwell_ms,
+                    &self.talking_unsure_dwell,
+                );
             } else {
-                sm.set_extra(&[], 0.0);
+                sm.set_extra(&[], 0.0, &[]);
             }
             sm.set_show_extra(if poor_view { &self.poor_extra } else { &[] });
             let raw = u.detection.and_then(|i| probs.get(i).cloned());

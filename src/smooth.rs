@@ -85,6 +85,10 @@ pub struct Smoother {
     extra: Vec<f32>,
     /// Added to the dwell of the classes `extra` raises, in ms.
     extra_dwell_ms: f64,
+    /// Added, per shown class (model order; empty = none), to the dwell before it
+    /// falls back to "not sure", in ms (the speech stage's allowance for a talking
+    /// face's dips).
+    extra_unsure_dwell_ms: Vec<f64>,
     /// Added to `thresholds` to show a new caption only (the quality stage's ask
     /// while the face's view is poor).
     show_extra: Vec<f32>,
@@ -104,6 +108,7 @@ impl Smoother {
             thresholds: Self::class_thresholds(opts, labels),
             extra: Vec::new(),
             extra_dwell_ms: 0.0,
+            extra_unsure_dwell_ms: Vec::new(),
             show_extra: Vec::new(),
             opts: opts.clone(),
             probs: Vec::new(),
@@ -135,12 +140,17 @@ impl Smoother {
     }
 
     /// Asks more of some classes from now on: `extra` is added to their thresholds
-    /// (model order; empty = none) and `dwell_ms` to their dwell. The speech stage
-    /// does this for mouth-borne emotions while a face talks.
-    pub fn set_extra(&mut self, extra: &[f32], dwell_ms: f64) {
+    /// (model order; empty = none) and `dwell_ms` to their dwell; and a shown class
+    /// waits `unsure_dwell_ms` (model order; empty = none) longer before it falls back
+    /// to "not sure". The speech stage does this while a face talks: an open mouth
+    /// mimics surprise and fear, and words move a calm face out of calm for a moment.
+    pub fn set_extra(&mut self, extra: &[f32], dwell_ms: f64, unsure_dwell_ms: &[f64]) {
         self.extra.clear();
         self.extra.extend_from_slice(extra);
         self.extra_dwell_ms = dwell_ms;
+        self.extra_unsure_dwell_ms.clear();
+        self.extra_unsure_dwell_ms
+            .extend_from_slice(unsure_dwell_ms);
     }
 
     /// Asks more of some classes (model order; empty = none) before they are shown,
@@ -220,7 +230,13 @@ impl Smoother {
             _ => true,
         };
         let dwell = match target {
-            Shown::Unsure => self.opts.unsure_dwell_ms,
+            Shown::Unsure => {
+                let extra = match self.shown {
+                    Shown::Label(i) => self.extra_unsure_dwell_ms.get(i).copied(),
+                    _ => None,
+                };
+                self.opts.unsure_dwell_ms + extra.unwrap_or(0.0)
+            }
             Shown::Label(i) if self.extra.get(i).is_some_and(|&e| e > 0.0) => {
                 self.opts.min_dwell_ms + self.extra_dwell_ms
             }
@@ -420,23 +436,74 @@ mod tests {
         assert!(d2 > 1.7 * d1 && d2 < 2.3 * d1, "{d1} {d2}");
 
         let mut s = Smoother::new(&SmoothingOptions::default(), &labels());
-        s.set_extra(&[0.0, 0.5, 0.0], 0.0);
+        s.set_extra(&[0.0, 0.5, 0.0], 0.0, &[]);
         run(&mut s, 0.0, 2000.0, 40.0, &[0.1, 0.7, 0.2]);
         assert_eq!(s.shown(), Shown::Unsure, "0.7 is under 0.45 + 0.5");
-        s.set_extra(&[], 0.0);
+        s.set_extra(&[], 0.0, &[]);
         run(&mut s, 2000.0, 3000.0, 40.0, &[0.1, 0.7, 0.2]);
         assert_eq!(s.shown(), Shown::Label(1));
 
         // A longer ask: a raised class needs its extra dwell too, others do not.
         let mut s = Smoother::new(&SmoothingOptions::default(), &labels());
         run(&mut s, 0.0, 2000.0, 40.0, &[0.9, 0.05, 0.05]);
-        s.set_extra(&[0.0, 0.1, 0.0], 1000.0);
+        s.set_extra(&[0.0, 0.1, 0.0], 1000.0, &[]);
         let seq = run(&mut s, 2000.0, 6000.0, 40.0, &[0.02, 0.96, 0.02]);
         let at = seq
             .iter()
             .find(|(_, x)| *x == Shown::Label(1))
             .map(|(t, _)| t - 2000.0);
         assert!(at.is_some_and(|t| (1500.0..=2200.0).contains(&t)), "{at:?}");
+    }
+
+    /// While a face talks, a calm caption waits longer before "not sure": a dip as
+    /// long as a spoken phrase (2 s) drops a still face's caption, not a talking
+    /// one's, and a longer one drops both. Only the classes given wait longer (an
+    /// emotion read wrongly should give way to "not sure" as soon as before), and a
+    /// change to another emotion is not delayed.
+    #[test]
+    fn a_talking_calm_face_waits_longer_before_not_sure_but_not_before_another_emotion() {
+        let dip = |shown: &[f32], wait: &[f64], dip_ms: f64| {
+            let mut s = Smoother::new(&SmoothingOptions::default(), &labels());
+            run(&mut s, 0.0, 2000.0, 40.0, shown);
+            s.set_extra(&[], 0.0, wait);
+            let mut seq = run(&mut s, 2000.0, 2000.0 + dip_ms, 40.0, &[0.28, 0.28, 0.44]);
+            seq.extend(run(&mut s, 2000.0 + dip_ms, 6000.0, 40.0, shown));
+            seq.iter().any(|(_, x)| *x == Shown::Unsure)
+        };
+        let (calm, happy) = ([0.9, 0.05, 0.05], [0.05, 0.9, 0.05]);
+        let calm_waits = [1000.0, 0.0, 0.0];
+        assert!(
+            dip(&calm, &[], 2000.0),
+            "a still face's 2 s dip shows \"not sure\""
+        );
+        assert!(
+            !dip(&calm, &calm_waits, 2000.0),
+            "a talking calm face's does not"
+        );
+        assert!(
+            dip(&calm, &calm_waits, 3500.0),
+            "a 3.5 s dip does, talking or not"
+        );
+        let happy_dip = |wait: &[f64]| {
+            let mut s = Smoother::new(&SmoothingOptions::default(), &labels());
+            run(&mut s, 0.0, 2000.0, 40.0, &happy);
+            s.set_extra(&[], 0.0, wait);
+            run(&mut s, 2000.0, 4000.0, 40.0, &[0.28, 0.28, 0.44])
+                .iter()
+                .any(|(_, x)| *x == Shown::Unsure)
+        };
+        assert!(happy_dip(&calm_waits), "only calm waits longer");
+
+        let change = |wait: &[f64]| {
+            let mut s = Smoother::new(&SmoothingOptions::default(), &labels());
+            run(&mut s, 0.0, 2000.0, 40.0, &calm);
+            s.set_extra(&[], 0.0, wait);
+            run(&mut s, 2000.0, 6000.0, 40.0, &happy)
+                .iter()
+                .find(|(_, x)| *x == Shown::Label(1))
+                .map(|(t, _)| t - 2000.0)
+        };
+        assert_eq!(change(&[]), change(&calm_waits));
     }
 
     /// A poor view asks more before a caption shows, not to keep one: the face read

@@ -39,6 +39,14 @@ pub struct SpeechOptions {
     /// Added to a mouth-borne emotion's dwell while the face talks, in ms: a vowel
     /// held for a second is not surprise.
     pub extra_dwell_ms: f64,
+    /// Captions (class keys) that, while the face talks, wait longer before they fall
+    /// back to "not sure": words pull a calm face out of calm for a moment, most of
+    /// all in a dim room or on a soft camera, and a caption that blinks "not sure" at
+    /// each phrase pulls the wearer's eyes to the text. Not emotions: one read wrongly
+    /// should give way to "not sure" as soon as it can.
+    pub steady_while_talking: Vec<String>,
+    /// How much longer (ms) those captions wait.
+    pub extra_unsure_dwell_ms: f64,
 }
 
 impl Default for SpeechOptions {
@@ -51,13 +59,15 @@ impl Default for SpeechOptions {
             mouth_borne: vec!["surprise".into(), "fear".into()],
             extra_confidence: 0.25,
             extra_dwell_ms: 1000.0,
+            steady_while_talking: vec!["neutral".into()],
+            extra_unsure_dwell_ms: 1000.0,
         }
     }
 }
 
 impl SpeechOptions {
     /// The allowed range of each number in `[speech]`.
-    pub const LIMITS: [Limit; 5] = [
+    pub const LIMITS: [Limit; 6] = [
         Limit::new(
             "speech.window_ms",
             100.0,
@@ -87,6 +97,13 @@ impl SpeechOptions {
             "how much longer mouth-borne emotions must lead while the face talks",
         ),
         Limit::new(
+            "speech.extra_unsure_dwell_ms",
+            0.0,
+            10_000.0,
+            " ms",
+            "how much longer a talking face's steady captions wait before \"not sure\"",
+        ),
+        Limit::new(
             "speech.extra_confidence",
             0.0,
             1.0,
@@ -98,12 +115,13 @@ impl SpeechOptions {
     /// Every value outside its range, one message each starting with the dotted key
     /// (which `Config::parse` turns into a line and column).
     pub fn problems(&self) -> Vec<String> {
-        let [window, motion, hold, dwell, extra] = &Self::LIMITS;
+        let [window, motion, hold, dwell, unsure_dwell, extra] = &Self::LIMITS;
         let mut out: Vec<String> = [
             window.check(self.window_ms),
             motion.check(self.min_motion),
             hold.check(self.hold_ms),
             dwell.check(self.extra_dwell_ms),
+            unsure_dwell.check(self.extra_unsure_dwell_ms),
             extra.check(self.extra_confidence),
         ]
         .into_iter()
@@ -116,7 +134,34 @@ impl SpeechOptions {
                     .into(),
             );
         }
+        if self.steady_while_talking.len() > 16
+            || self
+                .steady_while_talking
+                .iter()
+                .any(|k| k.trim().is_empty())
+        {
+            out.push(
+                "speech.steady_while_talking must list at most 16 emotion keys, none \
+                 empty, e.g. [\"neutral\"]"
+                    .into(),
+            );
+        }
         out
+    }
+
+    /// How much longer (ms) each shown class (in model order) waits before "not sure"
+    /// while the face talks.
+    pub fn unsure_dwell_for(&self, labels: &[String]) -> Vec<f64> {
+        labels
+            .iter()
+            .map(|l| {
+                if self.steady_while_talking.iter().any(|m| m == l) {
+                    self.extra_unsure_dwell_ms
+                } else {
+                    0.0
+                }
+            })
+            .collect()
     }
 
     /// The extra confidence each class (in model order) needs while the face talks.

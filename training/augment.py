@@ -178,6 +178,70 @@ def mouth_swap(
     return x, y
 
 
+def erase(
+    x: torch.Tensor,
+    p: float,
+    g: torch.Generator,
+    area: tuple[float, float] = (0.02, 0.2),
+    aspect: tuple[float, float] = (0.3, 3.3),
+) -> torch.Tensor:
+    """Random erasing (Zhong et al., AAAI 2020): a share `p` of the faces gets one
+    rectangle of random grey noise, covering `area` of the crop at an aspect ratio in
+    `aspect` (log-uniform), anywhere in the crop.
+
+    Why: a network that can lean on one cue (teeth for happiness, an open mouth for
+    surprise, the brow for anger) reads an unfamiliar face by that cue alone; hiding a
+    random part of each face makes it read the rest too (issue 18, session 32). Input
+    (N, 1, S, S) in [0, 1].
+    """
+    n, _, h, w = x.shape
+    d = x.device
+    sel = torch.rand(n, generator=g, device=d) < p
+    if not bool(sel.any()):
+        return x
+    a = (area[0] + (area[1] - area[0]) * torch.rand(n, generator=g, device=d)) * h * w
+    lo, hi = torch.log(torch.tensor(aspect, device=d))
+    r = torch.exp(lo + (hi - lo) * torch.rand(n, generator=g, device=d))
+    eh = (a * r).sqrt().clamp(1, h)
+    ew = (a / r).sqrt().clamp(1, w)
+    y0 = torch.rand(n, generator=g, device=d) * (h - eh)
+    x0 = torch.rand(n, generator=g, device=d) * (w - ew)
+    rows = torch.arange(h, device=d, dtype=x.dtype)[None, :]
+    cols = torch.arange(w, device=d, dtype=x.dtype)[None, :]
+    inr = (rows >= y0[:, None]) & (rows < (y0 + eh)[:, None])  # (n, h)
+    inc = (cols >= x0[:, None]) & (cols < (x0 + ew)[:, None])  # (n, w)
+    m = (inr[:, :, None] & inc[:, None, :] & sel[:, None, None])[:, None]
+    noise = torch.rand(x.shape, generator=g, device=d, dtype=x.dtype)
+    return torch.where(m, noise, x)
+
+
+def add_mixstyle(model: torch.nn.Module, layers: list[str], p: float, g: torch.Generator,
+                 alpha: float = 0.1) -> None:
+    """MixStyle (Zhou et al., ICLR 2021): in training, the channel means and spreads of
+    the named early layers' feature maps (what a camera, light and skin change) are mixed
+    with another face's in the batch, with probability `p` per batch; the content of
+    each map is kept. A domain-generalisation method: the network learns to read the
+    expression whatever the style (issue 18, session 32). Forward hooks only, so the
+    network, its weights and its export are unchanged; inactive in eval mode.
+    """
+    beta = torch.distributions.Beta(torch.tensor(alpha), torch.tensor(alpha))
+
+    def hook(module, inputs, x):
+        if not module.training or float(torch.rand((), generator=g)) >= p:
+            return x
+        n = x.shape[0]
+        mu = x.mean((2, 3), keepdim=True).detach()
+        sig = (x.var((2, 3), keepdim=True) + 1e-6).sqrt().detach()
+        lam = beta.sample((n, 1, 1, 1)).to(x.device)
+        perm = torch.randperm(n, generator=g).to(x.device)
+        mu_mix = lam * mu + (1 - lam) * mu[perm]
+        sig_mix = lam * sig + (1 - lam) * sig[perm]
+        return (x - mu) / sig * sig_mix + mu_mix
+
+    for name in layers:
+        model.get_submodule(name).register_forward_hook(hook)
+
+
 MASK_ROW = 0.62  # where the lower face starts in the app's crop (src/speech.rs measures the mouth below it)
 
 

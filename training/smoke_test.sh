@@ -68,8 +68,20 @@ $PY train.py --config recipes/nano_a.toml --stage fer_a --epochs 1 --limit 128 -
 test -s "$OUT/recipe/fer_a/best.pt" && grep -q '"epochs": 1,' "$OUT/recipe/fer_a/meta.json" && echo "smoke: recipe stage run"
 # distillation from two teachers (the deployed recipe), CK+ rows on their own labels
 $PY train.py ferplus --arch b --epochs 1 --limit 128 --ck-folds 0 --ck-repeat 1 --init "$OUT/run/best.pt" \
-  --teacher "$OUT/run/best.pt,$OUT/run/best.pt" --kd-fer-only --kd-clean --min-agreement 0.5 --out "$OUT/kd" > /dev/null
-test -s "$OUT/kd/best.pt" && echo "smoke: distillation from two teachers"
+  --teacher "$OUT/run/best.pt,$OUT/run/best.pt" --kd-fer-only --kd-clean --min-agreement 0.5 \
+  --erase 0.5 --mixstyle 0.5 --out "$OUT/kd" > /dev/null
+test -s "$OUT/kd/best.pt" && echo "smoke: distillation from two teachers (with random erasing and MixStyle)"
+$PY experiments/soup.py "$OUT/run/best.pt" "$OUT/kd/best.pt" --out "$OUT/soup/best.pt" > /dev/null
+$PY -c "
+import sys, torch
+sys.path.insert(0, '.')
+from train import load_checkpoint
+m, _ = load_checkpoint('$OUT/soup/best.pt')
+a, b, s = (torch.load(p, map_location='cpu', weights_only=False)['state_dict'] for p in
+           ('$OUT/run/best.pt', '$OUT/kd/best.pt', '$OUT/soup/best.pt'))
+k = 'fc.weight'
+assert torch.allclose(s[k], (a[k] + b[k]) / 2), 'soup is not the mean'
+print('smoke: weight soup is the mean of its checkpoints')"
 $PY export.py "$OUT/run/best.pt" --name smoke --out-dir "$OUT/models" --int8 --limit 256 --calib-n 128
 # a checkpoint recovered from the shipped form computes what the file does (from_onnx.py checks)
 $PY from_onnx.py "$OUT/models/smoke.onnx" "$OUT/recovered/best.pt" --limit 256 --calib-n 128

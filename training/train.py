@@ -214,6 +214,8 @@ def main() -> None:
     ap.add_argument("--mouth-swap", type=float, default=0.0, help="share of faces given another face's mouth (augment.mouth_swap), so speech and teeth do not decide the emotion")
     ap.add_argument("--mouth-beta", type=float, default=0.25, help="the donor's share of a mouth-swapped face's target")
     ap.add_argument("--mouth-mask", type=float, default=0.0, help="share of faces shown with the lower face hidden (augment.mouth_mask), labels kept: the app masks a talking face's mouth")
+    ap.add_argument("--erase", type=float, default=0.0, help="share of faces given one random rectangle of noise (augment.erase, 2-20 %% of the crop); teachers see the face unerased")
+    ap.add_argument("--mixstyle", type=float, default=0.0, help="probability per batch of mixing feature-map styles between faces after the stem and the first mixer (augment.add_mixstyle); 0: off")
     ap.add_argument("--talk-faces", default=None, help="faces of people mid-sentence (training/talk_frames.py; several files separated by commas), each with its label (neutral for the neutral speakers)")
     ap.add_argument("--talk-repeat", type=int, default=2, help="oversampling of --talk-faces per epoch")
     ap.add_argument("--out", required=True)
@@ -304,6 +306,8 @@ def main() -> None:
     if dropped:
         meta["min_agreement_dropped"] = dropped
     model = model.to(dev)
+    if a.mixstyle:
+        augment.add_mixstyle(model, ["stem", "m1"], a.mixstyle, torch.Generator().manual_seed(a.seed + 1))
     teachers = [load_checkpoint(p)[0].to(dev) for p in a.teacher.split(",")] if a.teacher else []
     kd_w = torch.from_numpy(is_fer if a.kd_fer_only else np.ones(len(imgs), bool)).float().to(dev) * a.kd_alpha
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
@@ -351,8 +355,12 @@ def main() -> None:
             x = clean if a.no_camera_aug else augment.camera(clean, g, a.cam_p)
             if a.mouth_mask:
                 x = mask_some(x, a.mouth_mask, g)
+            # teachers read the face before the student's random erasing: the student
+            # learns to read a partly hidden face as they read the whole one
+            x_teacher = augment.normalise(clean if a.kd_clean else x)
+            if a.erase:
+                x = augment.erase(x, a.erase, g)
             x = augment.normalise(x)
-            x_teacher = augment.normalise(clean) if a.kd_clean else x
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                 logits = model(x).float()
             loss_i = -(y * F.log_softmax(logits, 1)).sum(1)
