@@ -152,31 +152,31 @@ impl SpeechOptions {
     /// How much longer (ms) each shown class (in model order) waits before "not sure"
     /// while the face talks.
     pub fn unsure_dwell_for(&self, labels: &[String]) -> Vec<f64> {
-        labels
-            .iter()
-            .map(|l| {
-                if self.steady_while_talking.iter().any(|m| m == l) {
-                    self.extra_unsure_dwell_ms
-                } else {
-                    0.0
-                }
-            })
-            .collect()
+        per_class(
+            labels,
+            &self.steady_while_talking,
+            self.extra_unsure_dwell_ms,
+        )
     }
 
     /// The extra confidence each class (in model order) needs while the face talks.
     pub fn extra_for(&self, labels: &[String]) -> Vec<f32> {
-        labels
-            .iter()
-            .map(|l| {
-                if self.mouth_borne.iter().any(|m| m == l) {
-                    self.extra_confidence
-                } else {
-                    0.0
-                }
-            })
-            .collect()
+        per_class(labels, &self.mouth_borne, self.extra_confidence)
     }
+}
+
+/// `value` for each class of `labels` named in `keys`, zero for the others.
+fn per_class<T: Copy + Default>(labels: &[String], keys: &[String], value: T) -> Vec<T> {
+    labels
+        .iter()
+        .map(|l| {
+            if keys.contains(l) {
+                value
+            } else {
+                T::default()
+            }
+        })
+        .collect()
 }
 
 /// How open the mouth is in a square gray crop (row-major `size × size`): the dark
@@ -350,14 +350,13 @@ mod tests {
     }
 
     #[test]
-    fn extra_confidence_goes_to_mouth_borne_classes_only() {
+    fn extra_confidence_goes_to_mouth_borne_classes_only_and_the_longer_wait_to_calm() {
         let labels: Vec<String> = ["neutral", "surprise", "fear", "happiness"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert_eq!(
-            SpeechOptions::default().extra_for(&labels),
-            vec![0.0, 0.25, 0.25, 0.0]
-        );
+        let o = SpeechOptions::default();
+        assert_eq!(o.extra_for(&labels), vec![0.0, 0.25, 0.25, 0.0]);
+        assert_eq!(o.unsure_dwell_for(&labels), vec![1000.0, 0.0, 0.0, 0.0]);
     }
 }
