@@ -357,10 +357,14 @@ def main() -> None:
                 x = mask_some(x, a.mouth_mask, g)
             # teachers read the face before the student's random erasing: the student
             # learns to read a partly hidden face as they read the whole one
-            x_teacher = augment.normalise(clean if a.kd_clean else x)
+            x_teacher = augment.normalise(clean) if a.kd_clean else None
             if a.erase:
+                if x_teacher is None:
+                    x_teacher = augment.normalise(x)
                 x = augment.erase(x, a.erase, g)
             x = augment.normalise(x)
+            if x_teacher is None:
+                x_teacher = x
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                 logits = model(x).float()
             loss_i = -(y * F.log_softmax(logits, 1)).sum(1)

@@ -87,7 +87,7 @@ def main() -> None:
     shipped = ROOT / "models/emotionnet_nano_b.int8.onnx"
     fer_only = ROOT / "models/fer_only/emotionnet_nano_b_fer.int8.onnx"
     ck, ck_lab, subj, _ = data.load_ckplus()
-    ck_y = np.array([data.CLASSES.index(data.CLASSES[c]) for c in ck_lab])
+    ck_y = np.asarray(ck_lab)  # indices into data.CLASSES, the models' label order
     fmap = data.load_folds()
     f89 = np.array([fmap[s] in (8, 9) for s in subj])
     fer, votes, _ = data.load_ferplus("test")
